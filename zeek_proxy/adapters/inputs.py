@@ -1,0 +1,89 @@
+"""Where logs come from: paths, folders, globs and stdin, plain or gzip.
+
+Folders are recursed for the names sensors write: `*conn*.log*` (zeekctl archives such
+as `2026-11-27/conn.10:00:00-11:00:00.log.gz` included) and `*eve*.json*`.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import glob
+import gzip
+import io
+import os
+import sys
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from zeek_proxy.errors import InputError, SourceLocation
+
+STDIN = "-"
+LOG_NAME_PATTERNS = ("*conn*.log*", "*eve*.json*")
+NOT_LOGS = ("*conn-summary*",)  # zeekctl's text reports
+GZIP_MAGIC = b"\x1f\x8b"
+BUFFER = 1 << 20
+
+
+@dataclass(frozen=True)
+class Expansion:
+    """The files a list of PATH arguments stands for, and the arguments that named none."""
+
+    files: list[str]
+    errors: list[InputError]
+
+
+def is_log_name(name: str) -> bool:
+    return any(fnmatch.fnmatch(name, p) for p in LOG_NAME_PATTERNS) and not any(
+        fnmatch.fnmatch(name, p) for p in NOT_LOGS
+    )
+
+
+def expand(paths: list[str]) -> Expansion:
+    """Files in the order given (folders and globs sorted), each once."""
+    files: list[str] = []
+    errors: list[InputError] = []
+    for arg in paths:
+        if arg == STDIN:
+            files.append(STDIN)
+        elif os.path.isdir(arg):
+            found = sorted(
+                str(p) for p in Path(arg).rglob("*") if p.is_file() and is_log_name(p.name)
+            )
+            if not found:
+                errors.append(InputError("no input logs found (*conn*.log*, *eve*.json*) in this folder",
+                                         SourceLocation(arg)))
+            files.extend(found)
+        elif os.path.exists(arg):
+            files.append(arg)
+        elif glob.has_magic(arg):
+            found = sorted(p for p in glob.glob(arg, recursive=True) if os.path.isfile(p))
+            if not found:
+                errors.append(InputError("no files match this pattern", SourceLocation(arg)))
+            files.extend(found)
+        else:
+            errors.append(InputError("no such file or directory", SourceLocation(arg)))
+    seen: set[str] = set()
+    unique = [f for f in files if f == STDIN or not (f in seen or seen.add(f))]  # type: ignore[func-returns-value]
+    return Expansion(unique, errors)
+
+
+@contextmanager
+def open_log(path: str) -> Iterator[io.BufferedReader]:
+    """A buffered binary stream of the log's text, gunzipped when it starts with gzip magic.
+
+    The buffer is large so that format sniffing can peek at whole first lines.
+    """
+    try:
+        raw = io.BufferedReader(sys.stdin.buffer, BUFFER) if path == STDIN else open(path, "rb", buffering=BUFFER)
+    except OSError as exc:
+        raise InputError(f"cannot open: {exc.strerror or exc}", SourceLocation(path)) from None
+    try:
+        if raw.peek(2)[:2] == GZIP_MAGIC:
+            yield io.BufferedReader(gzip.GzipFile(fileobj=raw, mode="rb"), BUFFER)  # type: ignore[arg-type]
+        else:
+            yield raw
+    finally:
+        if path != STDIN:
+            raw.close()

@@ -1,0 +1,21 @@
+"""One JSON object per line, the shape of Zeek JSON logs and Suricata eve."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+
+def load_object(line: bytes) -> dict[str, Any] | None:
+    """The object on a line, None for a blank line; ValueError when it is not one."""
+    if line.startswith(b"\xef\xbb\xbf"):
+        line = line[3:]
+    if not line.strip():
+        return None
+    try:
+        obj = json.loads(line)
+    except (ValueError, RecursionError) as exc:
+        raise ValueError(f"not valid JSON ({str(exc)[:80]})") from None
+    if not isinstance(obj, dict):
+        raise ValueError("JSON value is not an object")
+    return obj

@@ -1,0 +1,117 @@
+"""Parsers for the field values logs carry; each raises ValueError with a short reason."""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import datetime, timezone
+from functools import lru_cache
+
+from zeek_proxy.core.networks import parse_address
+
+_DECIMAL = re.compile(r"^\s*([-+]?)(\d+)(?:\.(\d*))?\s*$")
+_MS_THRESHOLD = 100_000_000_000  # epoch values above this (year 5138 in seconds) are ms
+
+
+def scaled_int(value: object, digits: int, what: str) -> int:
+    """A decimal number of seconds as an integer of 10**-digits units, exactly."""
+    if isinstance(value, bool):
+        raise ValueError(f"bad {what} {value!r}")
+    if isinstance(value, int):
+        return value * 10**digits
+    text = repr(value) if isinstance(value, float) else str(value)
+    m = _DECIMAL.match(text)
+    if m is None:
+        try:
+            number = float(text)
+        except ValueError:
+            raise ValueError(f"bad {what} {text[:40]!r}") from None
+        if not math.isfinite(number):
+            raise ValueError(f"bad {what} {text[:40]!r}")
+        return round(number * 10**digits)
+    sign, whole, frac = m.groups()
+    frac = (frac or "")[:digits].ljust(digits, "0")
+    result = int(whole) * 10**digits + int(frac or "0")
+    return -result if sign == "-" else result
+
+
+def iso_to_us(text: str, what: str = "timestamp") -> int:
+    """An ISO 8601 time (Z, +0100 or +01:00; naive means UTC) as epoch microseconds."""
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(f"bad {what} {text[:40]!r}") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    delta = moment - datetime(1970, 1, 1, tzinfo=timezone.utc)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def time_to_us(value: object, what: str = "ts") -> int:
+    """A log time: epoch seconds (float or string), epoch milliseconds, or ISO 8601."""
+    if isinstance(value, str) and ("-" in value[1:] or "T" in value):
+        return iso_to_us(value, what)
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > _MS_THRESHOLD:
+        return value * 1000
+    if isinstance(value, float) and abs(value) > _MS_THRESHOLD:
+        return scaled_int(value, 3, what)
+    return scaled_int(value, 6, what)
+
+
+def port(value: object, what: str) -> int:
+    """A port number 0..65535 (Zeek may write `80/tcp`)."""
+    if isinstance(value, str):
+        value = value.split("/", 1)[0].strip()
+    if isinstance(value, bool):
+        raise ValueError(f"bad {what} {value!r}")
+    try:
+        number = int(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValueError(f"bad {what} {str(value)[:40]!r}") from None
+    if not 0 <= number <= 65535:
+        raise ValueError(f"{what} {number} outside 0-65535")
+    return number
+
+
+def count(value: object, what: str) -> int | None:
+    """A non-negative counter, None when unset."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise ValueError(f"bad {what} {value!r}")
+    try:
+        number = int(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValueError(f"bad {what} {str(value)[:40]!r}") from None
+    if number < 0:
+        raise ValueError(f"negative {what} {number}")
+    return number
+
+
+@lru_cache(maxsize=1 << 16)
+def _canonical(text: str) -> str | None:
+    ip = parse_address(text.strip())
+    return None if ip is None else str(ip)
+
+
+def address(value: object, what: str) -> str:
+    """An IP address in canonical form (`0000:...:0001` becomes `::1`)."""
+    canonical = _canonical(value) if isinstance(value, str) else None
+    if canonical is None:
+        raise ValueError(f"bad address {str(value)[:60]!r} in {what}")
+    return canonical
+
+
+def direction(local_orig: object, local_resp: object) -> str | None:
+    """ECS network.direction from Zeek's local_orig/local_resp (unset: None)."""
+    orig, resp = _flag(local_orig), _flag(local_resp)
+    if orig is None or resp is None:
+        return None
+    return {(True, True): "internal", (True, False): "outbound",
+            (False, True): "inbound", (False, False): "external"}[(orig, resp)]
+
+
+def _flag(value: object) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    return {"T": True, "F": False}.get(value) if isinstance(value, str) else None

@@ -1,0 +1,44 @@
+"""Zeek JSON logs (one object per line): flat dotted keys, unset fields omitted or null."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from zeek_proxy.adapters.base import Adapter
+from zeek_proxy.adapters.jsonlines import load_object
+from zeek_proxy.adapters.zeek_conn import conn_row, is_conn_path, looks_like_conn
+
+logger = logging.getLogger(__name__)
+
+
+class ZeekJSONAdapter(Adapter):
+    name = "zeek-json"
+    module = "zeek"
+    dataset = "zeek.connection"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._warned: set[str] = set()
+
+    def parse(self, lineno: int, line: bytes, terminated: bool) -> dict[str, Any] | None:
+        obj = load_object(line)
+        if obj is None:
+            return None
+        nested = obj.get("id")
+        if isinstance(nested, dict):  # some exporters nest the 4-tuple
+            obj.update({f"id.{k}": v for k, v in nested.items()})
+        path = obj.get("_path")
+        if isinstance(path, str):
+            conn = is_conn_path(path)
+            reason = f"_path {path} is not a conn log"
+        else:
+            conn = looks_like_conn(obj)
+            reason = "fields are not those of a conn log"
+        if not conn:
+            if reason not in self._warned:
+                self._warned.add(reason)
+                logger.warning("%s:%d: %s; such records are skipped", self.path, lineno, reason)
+            self.skip(lineno, reason)
+            return None
+        return conn_row(obj.get)

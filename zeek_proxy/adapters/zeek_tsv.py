@@ -1,0 +1,113 @@
+"""Zeek's ASCII (TSV) logs, read the way Zeek's own reader does.
+
+Columns are found by `#fields` name, never by position; `#separator`, `#set_separator`,
+`#empty_field` and `#unset_field` are honoured per header block, and a file may hold
+several blocks (concatenated logs).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from zeek_proxy.adapters.base import Adapter, decode
+from zeek_proxy.adapters.zeek_conn import conn_row, is_conn_path, looks_like_conn
+
+logger = logging.getLogger(__name__)
+
+_ESCAPE = re.compile(rb"\\(x[0-9a-fA-F]{2}|\\)")
+
+
+def unescape(text: str) -> str:
+    """Undo Zeek's `\\xNN` and `\\\\` escapes."""
+    if "\\" not in text:
+        return text
+    raw = text.encode("utf-8", "surrogateescape")
+    out = _ESCAPE.sub(lambda m: b"\\" if m.group(1) == b"\\" else bytes([int(m.group(1)[1:], 16)]), raw)
+    return out.decode("utf-8", "replace")
+
+
+class ZeekTSVAdapter(Adapter):
+    name = "zeek-tsv"
+    module = "zeek"
+    dataset = "zeek.connection"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._new_block()
+
+    def _new_block(self) -> None:
+        self.separator = "\t"
+        self.set_separator = ","
+        self.empty_field = "(empty)"
+        self.unset_field = "-"
+        self.log_path: str | None = None
+        self.fields: list[str] | None = None
+        self.index: dict[str, int] = {}
+        self.is_conn = True
+        self.why_not_conn = ""
+
+    def parse(self, lineno: int, line: bytes, terminated: bool) -> dict[str, Any] | None:
+        text = decode(line)
+        stripped = text.lstrip()
+        if not stripped:
+            return None
+        if stripped.startswith("#"):
+            self._header(stripped)
+            return None
+        if self.fields is None:
+            raise ValueError("record before any #fields header")
+        if not self.is_conn:
+            self.skip(lineno, self.why_not_conn)
+            return None
+        if not terminated:
+            raise ValueError("record cut short (no newline at end of file)")
+        cells = text.split(self.separator)
+        if len(cells) != len(self.fields):
+            raise ValueError(f"{len(cells)} fields where #fields names {len(self.fields)}")
+        return conn_row(lambda name: self._value(cells, name))
+
+    def _value(self, cells: list[str], name: str) -> str | None:
+        position = self.index.get(name)
+        if position is None:
+            return None
+        cell = cells[position]
+        if cell == self.unset_field:
+            return None
+        if cell == self.empty_field:
+            return ""
+        return unescape(cell)
+
+    def _header(self, line: str) -> None:
+        if line.startswith("#separator"):
+            self._new_block()
+            value = line[len("#separator"):].strip(" \t")
+            self.separator = unescape(value) or "\t"
+            return
+        key, _, value = line.partition(self.separator)
+        if key == "#set_separator":
+            self.set_separator = unescape(value)
+        elif key == "#empty_field":
+            self.empty_field = unescape(value)
+        elif key == "#unset_field":
+            self.unset_field = unescape(value)
+        elif key == "#path":
+            self.log_path = value
+            self._judge()
+        elif key == "#fields":
+            self.fields = value.split(self.separator)
+            self.index = {name: i for i, name in enumerate(self.fields)}
+            self._judge()
+
+    def _judge(self) -> None:
+        """Decide whether this block is a conn log; warn once when it is not."""
+        was = self.is_conn
+        if self.log_path is not None:
+            self.is_conn = is_conn_path(self.log_path)
+            self.why_not_conn = f"#path {self.log_path} is not a conn log"
+        elif self.fields is not None:
+            self.is_conn = looks_like_conn(self.fields)
+            self.why_not_conn = "fields are not those of a conn log"
+        if was and not self.is_conn:
+            logger.warning("%s: %s; its records are skipped", self.path, self.why_not_conn)

@@ -1,0 +1,82 @@
+"""From rule hits to alerts: one alert per connection, with a stable id and a message.
+
+A connection is its Zeek `uid`, or its Suricata `flow_id` with the flow's endpoints and
+transport (every eve event of a flow carries those, flow start does not). The same
+connection met in several records or inputs is one alert.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import numpy as np
+import pandas as pd
+
+from zeek_proxy.config import Settings
+from zeek_proxy.core.community_id import fill_community_id
+from zeek_proxy.core.rule import RULE
+from zeek_proxy.schema import ECS_COLUMNS
+
+_ID_NAMESPACE = uuid.UUID("6f0b3c8e-52a4-4c59-9a57-0d7c1f0e2a91")
+
+
+def _endpoint(ip: object, port: object) -> str:
+    return f"{ip}:{'' if pd.isna(port) else int(port)}"  # type: ignore[arg-type]
+
+
+def connection_key(row: pd.Series) -> str:
+    """The identity of the connection a record describes (stable across runs and files)."""
+    if isinstance(row["zeek.session_id"], str):
+        return f"zeek|{row['zeek.session_id']}"
+    ends = sorted(
+        (_endpoint(row["source.ip"], row["source.port"]),
+         _endpoint(row["destination.ip"], row["destination.port"]))
+    )
+    if not pd.isna(row["suricata.eve.flow_id"]):
+        return f"suricata|{int(row['suricata.eve.flow_id'])}|{row['network.transport']}|{ends[0]}|{ends[1]}"
+    return f"flow|{row['network.transport']}|{ends[0]}|{ends[1]}|{row['@timestamp'].value}"
+
+
+def event_id(key: str, rule_id: str = RULE.id) -> str:
+    """The alert id: derived from the rule and the connection only, never the run or file."""
+    return str(uuid.uuid5(_ID_NAMESPACE, f"{rule_id}|{key}"))
+
+
+def collapse(hits: pd.DataFrame) -> pd.DataFrame:
+    """One row per connection, oldest first.
+
+    For Suricata, the `flow` event is preferred (it has the flow's start, bytes and
+    packets), then events carrying the flow start; fields a preferred record lacks are
+    taken from the others of the same flow.
+    """
+    if hits.empty:
+        return hits.assign(_key=pd.Series(dtype=object))
+    keys = hits.apply(connection_key, axis=1)
+    preference = np.select(
+        [hits["suricata.eve.event_type"].eq("flow").to_numpy(dtype=bool),
+         hits["event.start"].notna().to_numpy()],
+        [0, 1], default=2,
+    )
+    ordered = hits.assign(_key=keys.to_numpy(), _pref=preference).sort_values(
+        ["_key", "_pref", "@timestamp"], kind="stable"
+    )
+    merged = ordered.groupby("_key", sort=False, dropna=False).first().reset_index()
+    merged = merged.sort_values(["@timestamp", "_key"], kind="stable").reset_index(drop=True)
+    return merged[list(ECS_COLUMNS) + ["_key"]]
+
+
+def finalize(alerts: pd.DataFrame, settings: Settings) -> pd.DataFrame:
+    """Add what every alert carries: event.id, community id, the internal network, a message."""
+    out = fill_community_id(alerts.drop(columns="_key").astype(
+        {c: t for c, t in ECS_COLUMNS.items()}
+    ))
+    out["event.id"] = [event_id(k) for k in alerts["_key"]]
+    out["zeek_proxy.internal_network"] = [str(settings.internal.find(ip)) for ip in out["source.ip"]]
+    out["message"] = [
+        f"{RULE.name}: {src} ({net}) to {dst}:{port}/{transport}"
+        for src, net, dst, port, transport in zip(
+            out["source.ip"], out["zeek_proxy.internal_network"], out["destination.ip"],
+            out["destination.port"], out["network.transport"],
+        )
+    ]
+    return out

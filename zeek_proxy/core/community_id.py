@@ -1,0 +1,52 @@
+"""Community ID v1 (https://github.com/corelight/community-id-spec) for flows that lack one.
+
+Computed only where the log has none, so Zeek's and Suricata's own values are kept as written.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import struct
+
+import pandas as pd
+
+from zeek_proxy.core.networks import parse_address
+
+# Only transports whose ports are real ports; ICMP's type/code mapping is not done here.
+PROTOCOL_NUMBERS = {"tcp": 6, "udp": 17, "sctp": 132}
+
+
+def community_id(
+    source_ip: str, destination_ip: str, source_port: int, destination_port: int, transport: str, seed: int = 0
+) -> str | None:
+    """The v1 Community ID of a flow, or None when it cannot be computed."""
+    proto = PROTOCOL_NUMBERS.get(transport)
+    src, dst = parse_address(source_ip), parse_address(destination_ip)
+    if proto is None or src is None or dst is None or src.version != dst.version:
+        return None
+    if source_port is None or destination_port is None:
+        return None
+    a, b = (src.packed, source_port), (dst.packed, destination_port)
+    if b < a:
+        a, b = b, a
+    data = struct.pack("!H", seed) + a[0] + b[0] + struct.pack("!BBHH", proto, 0, a[1], b[1])
+    return "1:" + base64.b64encode(hashlib.sha1(data).digest()).decode("ascii")
+
+
+def fill_community_id(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of `frame` with `network.community_id` computed where it is missing."""
+    missing = frame["network.community_id"].isna()
+    if not missing.any():
+        return frame
+    rows = frame.loc[missing]
+    computed = [
+        community_id(s, d, None if pd.isna(sp) else int(sp), None if pd.isna(dp) else int(dp), t)
+        for s, d, sp, dp, t in zip(
+            rows["source.ip"], rows["destination.ip"], rows["source.port"],
+            rows["destination.port"], rows["network.transport"],
+        )
+    ]
+    out = frame.copy()
+    out.loc[missing, "network.community_id"] = pd.Series(computed, index=rows.index, dtype=object)
+    return out

@@ -1,0 +1,81 @@
+"""The detection: Elastic's "Proxy Port Activity to the Internet", version 3.
+
+    network.transport:tcp and destination.port:(1080 or 3128 or 8080) and
+    source.ip:(10.0.0.0/8 or 172.16.0.0/12 or 192.168.0.0/16) and
+    not destination.ip:(10.0.0.0/8 or 127.0.0.0/8 or 172.16.0.0/12 or
+                        192.168.0.0/16 or "::1")
+
+Ports, transports and networks come from `Settings`; everything here is a pure
+function of an ECS frame, so it runs the same on a chunk, a file or a Dask partition.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from zeek_proxy.config import Settings
+
+
+@dataclass(frozen=True)
+class RuleMeta:
+    """What an alert says about the rule that raised it."""
+
+    id: str = "ad0e5e75-dd89-4875-8d0a-dfdc1828b5f3"
+    name: str = "Proxy Port Activity to the Internet"
+    version: str = "3"
+    description: str = (
+        "Detects TCP connections from an internal address to an Internet address on a "
+        "common HTTP or SOCKS proxy port (1080, 3128, 8080). Environments usually reach "
+        "the Internet through an internal proxy; a direct connection to a proxy port on "
+        "the Internet can circumvent network controls and detection."
+    )
+    reference: tuple[str, ...] = (
+        "https://www.elastic.co/guide/en/siem/guide/7.7/proxy-port-activity-to-the-internet.html",
+    )
+    severity: str = "medium"
+    severity_code: int = 2  # Security Onion: 1 low, 2 medium, 3 high, 4 critical
+    risk_score: float = 47.0
+    tags: tuple[str, ...] = ("Elastic", "Network")
+    threat_framework: str = "MITRE ATT&CK"
+    tactic_id: str = "TA0011"
+    tactic_name: str = "Command and Control"
+    tactic_reference: str = "https://attack.mitre.org/tactics/TA0011/"
+    technique_id: str = "T1090"
+    technique_name: str = "Proxy"
+    technique_reference: str = "https://attack.mitre.org/techniques/T1090/"
+    false_positives: tuple[str, ...] = (
+        "Internet proxy services that are expected",
+        "screen-recording applications",
+        "cloud instances reached without a VPN",
+        "a NATed server whose reply goes to a client that used a port in the range",
+    )
+
+
+RULE = RuleMeta()
+
+
+def match(frame: pd.DataFrame, settings: Settings) -> np.ndarray:
+    """Boolean array: which rows of an ECS frame the rule matches."""
+    if frame.empty:
+        return np.zeros(0, dtype=bool)
+    transport = frame["network.transport"].isin(settings.transports).to_numpy(dtype=bool)
+    port = frame["destination.port"].isin(settings.ports).fillna(False).to_numpy(dtype=bool)
+    candidate = transport & port
+    if not candidate.any():
+        return candidate
+    # Network tests cost the most, so they run on the few port/transport candidates only.
+    rows = frame.loc[candidate]
+    hit = settings.internal.contains(rows["source.ip"]) & ~settings.not_internet.contains(
+        rows["destination.ip"]
+    )
+    result = np.zeros(len(frame), dtype=bool)
+    result[np.flatnonzero(candidate)] = hit
+    return result
+
+
+def select(frame: pd.DataFrame, settings: Settings) -> pd.DataFrame:
+    """The rows of `frame` the rule matches."""
+    return frame.loc[match(frame, settings)]
