@@ -5,9 +5,7 @@ This is the library entry point the CLI calls; it does no printing and never exi
 
 from __future__ import annotations
 
-import gzip
 import logging
-import zlib
 from dataclasses import dataclass, field
 from typing import Iterator
 
@@ -23,8 +21,6 @@ from zeek_proxy.schema import ECS_COLUMNS
 from zeek_proxy.stats import InputStats
 
 logger = logging.getLogger(__name__)
-
-_STREAM_ERRORS = (EOFError, zlib.error, gzip.BadGzipFile, OSError)
 
 
 @dataclass
@@ -53,11 +49,8 @@ def read_frames(
         stats = InputStats(path)
         inputs.append(stats)
         try:
-            with open_log(path) as stream:
-                try:
-                    adapter_class = choose(stream, input_format)
-                except _STREAM_ERRORS as exc:
-                    raise InputError(f"cannot read: {exc}", SourceLocation(path)) from None
+            with open_log(path) as (stream, start):
+                adapter_class = choose(start, input_format)
                 if adapter_class is None:
                     raise InputError("not a Zeek or Suricata log (format not recognised)",
                                      SourceLocation(path))
@@ -66,7 +59,6 @@ def read_frames(
         except MalformedRecordError:
             raise
         except InputError as exc:
-            logger.error("%s", exc)
             errors.append(exc)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 
 
 @dataclass
@@ -38,4 +38,19 @@ def total(stats: list[InputStats]) -> InputStats:
     return out
 
 
-__all__ = ["InputStats", "total", "fields"]
+
+
+
+def render(stats: list[InputStats]) -> str:
+    """A plain-text table of per-input counts and their total."""
+    rows = [(s.path, s.format, *(str(getattr(s, c)) for c in InputStats.COUNTERS)) for s in stats]
+    if len(stats) != 1:
+        t = total(stats)
+        rows.append(("total", "", *(str(getattr(t, c)) for c in InputStats.COUNTERS)))
+    header = ("input", "format", *InputStats.COUNTERS)
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    lines = [
+        "  ".join(cell.ljust(w) if i < 2 else cell.rjust(w) for i, (cell, w) in enumerate(zip(r, widths)))
+        for r in [header, *rows]
+    ]
+    return "\n".join(line.rstrip() for line in lines)

@@ -12,10 +12,11 @@ import gzip
 import io
 import os
 import sys
+import zlib
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import BinaryIO, Iterator
 
 from zeek_proxy.errors import InputError, SourceLocation
 
@@ -69,21 +70,39 @@ def expand(paths: list[str]) -> Expansion:
     return Expansion(unique, errors)
 
 
-@contextmanager
-def open_log(path: str) -> Iterator[io.BufferedReader]:
-    """A buffered binary stream of the log's text, gunzipped when it starts with gzip magic.
+def is_gzip(stream: io.BufferedReader) -> bool:
+    return stream.peek(2)[:2] == GZIP_MAGIC
 
-    The buffer is large so that format sniffing can peek at whole first lines.
+
+def head(stream: io.BufferedReader, size: int = 64 * 1024) -> bytes:
+    """The first bytes of the log's text, without consuming the stream.
+
+    For gzip the head is inflated on the side, tolerating a cut-off archive, so that a
+    truncated file can still be recognised and read up to where it breaks.
     """
+    first = stream.peek(size)
+    if first[:2] != GZIP_MAGIC:
+        return first[:size]
+    try:
+        return zlib.decompressobj(wbits=31).decompress(first, size)
+    except zlib.error:
+        return b""
+
+
+@contextmanager
+def open_log(path: str) -> Iterator[tuple[BinaryIO, bytes]]:
+    """The log's text as a binary stream (gunzipped when it starts with gzip magic), and
+    its first bytes for format sniffing."""
     try:
         raw = io.BufferedReader(sys.stdin.buffer, BUFFER) if path == STDIN else open(path, "rb", buffering=BUFFER)
     except OSError as exc:
         raise InputError(f"cannot open: {exc.strerror or exc}", SourceLocation(path)) from None
     try:
-        if raw.peek(2)[:2] == GZIP_MAGIC:
-            yield io.BufferedReader(gzip.GzipFile(fileobj=raw, mode="rb"), BUFFER)  # type: ignore[arg-type]
+        start = head(raw)
+        if is_gzip(raw):
+            yield gzip.GzipFile(fileobj=raw, mode="rb"), start  # type: ignore[misc]
         else:
-            yield raw
+            yield raw, start
     finally:
         if path != STDIN:
             raw.close()

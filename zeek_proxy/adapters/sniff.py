@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import io
 import json
-from typing import BinaryIO
 
 from zeek_proxy.adapters.base import Adapter
 from zeek_proxy.adapters.suricata import SuricataAdapter
@@ -18,7 +16,6 @@ ADAPTERS: dict[str, tuple[type[Adapter], ...]] = {
     "suricata": (SuricataAdapter,),
 }
 FORMATS = tuple(ADAPTERS)
-SNIFF_BYTES = 64 * 1024
 
 _EVE_KEYS = ("event_type", "src_ip", "dest_ip", "flow_id")
 _ZEEK_KEYS = ("uid", "id.orig_h", "_path", "id")
@@ -44,9 +41,8 @@ def sniff(head: bytes) -> type[Adapter] | None:
     return None
 
 
-def choose(stream: BinaryIO, fmt: str = "auto") -> type[Adapter] | None:
-    """The adapter for a buffered stream (peeked, not consumed), within what `fmt` allows."""
-    head = stream.peek(SNIFF_BYTES)[:SNIFF_BYTES] if isinstance(stream, io.BufferedReader) else b""
+def choose(head: bytes, fmt: str = "auto") -> type[Adapter] | None:
+    """The adapter for a log whose text starts with `head`, within what `fmt` allows."""
     found = sniff(head)
     allowed = ADAPTERS[fmt]
     if found in allowed:

@@ -7,15 +7,19 @@ connection met in several records or inputs is one alert.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import uuid
 
 import numpy as np
 import pandas as pd
 
-from zeek_proxy.config import Settings
 from zeek_proxy.core.community_id import fill_community_id
 from zeek_proxy.core.rule import RULE
 from zeek_proxy.schema import ECS_COLUMNS
+
+if TYPE_CHECKING:  # config imports core.networks; only the type is needed here
+    from zeek_proxy.config import Settings
 
 _ID_NAMESPACE = uuid.UUID("6f0b3c8e-52a4-4c59-9a57-0d7c1f0e2a91")
 
@@ -73,7 +77,7 @@ def finalize(alerts: pd.DataFrame, settings: Settings) -> pd.DataFrame:
     out["event.id"] = [event_id(k) for k in alerts["_key"]]
     out["zeek_proxy.internal_network"] = [str(settings.internal.find(ip)) for ip in out["source.ip"]]
     out["message"] = [
-        f"{RULE.name}: {src} ({net}) to {dst}:{port}/{transport}"
+        f"{RULE.name}: {src} (internal, {net}) to {dst}:{port}/{transport} (Internet, proxy port)"
         for src, net, dst, port, transport in zip(
             out["source.ip"], out["zeek_proxy.internal_network"], out["destination.ip"],
             out["destination.port"], out["network.transport"],

@@ -11,12 +11,16 @@ function of an ECS frame, so it runs the same on a chunk, a file or a Dask parti
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from zeek_proxy.config import Settings
+if TYPE_CHECKING:  # config imports core.networks; only the type is needed here
+    from zeek_proxy.config import Settings
+
 
 
 @dataclass(frozen=True)

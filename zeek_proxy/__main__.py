@@ -1,0 +1,3 @@
+from zeek_proxy.cli import main
+
+main()
