@@ -1,0 +1,180 @@
+"""The command line end to end: outputs, exit codes and one-line errors."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from zat.zeek_log_reader import ZeekLogReader
+
+from conftest import FIXTURES, ROOT
+from zeek_proxy.cli import cli
+from zeek_proxy.emit.notice import FIELDS
+
+CONN = str(FIXTURES / "conn.log")
+EVE = str(FIXTURES / "eve.json")
+
+
+def run(*args: str, stdin: bytes | None = None):
+    return CliRunner().invoke(cli, list(args), input=stdin, catch_exceptions=False)
+
+
+def ndjson(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines()]
+
+
+def test_scan_fixtures_prints_ecs_alerts() -> None:
+    result = run("scan", str(FIXTURES))
+    assert result.exit_code == 0
+    alerts = ndjson(result.stdout)
+    assert len(alerts) == 33
+    assert {a["event"]["module"] for a in alerts} == {"zeek", "suricata"}
+    assert all(a["event"]["kind"] == "alert" and "alert" in a["tags"] for a in alerts)
+    assert [a["@timestamp"] for a in alerts] == sorted(a["@timestamp"] for a in alerts)
+
+
+def test_same_input_same_event_ids() -> None:
+    first, second = (ndjson(run("scan", CONN, EVE).stdout) for _ in range(2))
+    assert [a["event"]["id"] for a in first] == [a["event"]["id"] for a in second]
+
+
+def test_stdin_and_gzip_stdin() -> None:
+    data = Path(CONN).read_bytes()
+    plain = ndjson(run("scan", "-", stdin=data).stdout)
+    zipped = ndjson(run("scan", stdin=gzip.compress(data)).stdout)
+    assert len(plain) == 9
+    assert [a["event"]["id"] for a in plain] == [a["event"]["id"] for a in zipped]
+
+
+def test_stats_on_stderr_only() -> None:
+    result = run("scan", "--stats", CONN)
+    assert "evaluated" in result.stderr and "fixtures/conn.log" in result.stderr
+    assert all(line.startswith("{") for line in result.stdout.splitlines())
+    quiet = run("scan", "--no-stats", CONN)
+    assert quiet.stderr == ""
+
+
+def test_notice_output_reads_back_with_zat(tmp_path: Path) -> None:
+    out = tmp_path / "notice.log"
+    result = run("scan", "-t", "notice", "-o", str(out), str(FIXTURES))
+    assert result.exit_code == 0 and result.stdout == ""
+    rows = list(ZeekLogReader(str(out)).readrows())
+    assert len(rows) == 33
+    assert all(len(row) == 26 for row in rows)
+    assert list(rows[0]) == [name for name, _ in FIELDS]
+    assert {r["note"] for r in rows} == {"ProxyPort::Internet_Activity"}
+    text = out.read_text()
+    assert text.count("#close\t") == 1 and text.startswith("#separator \\x09\n")
+
+
+def test_notice_json_and_csv() -> None:
+    notices = ndjson(run("scan", "-t", "notice-json", CONN).stdout)
+    assert len(notices) == 9 and all(n["actions"] == ["Notice::ACTION_LOG"] for n in notices)
+    lines = run("scan", "-t", "csv", CONN).stdout.splitlines()
+    assert lines[0].startswith("@timestamp,event.id,source.ip") and len(lines) == 10
+
+
+def test_fail_on_alert() -> None:
+    assert run("scan", "--fail-on-alert", CONN).exit_code == 1
+    clean = FIXTURES / "conn.log"
+    assert run("scan", "--fail-on-alert", "-f", "suricata", str(clean)).exit_code == 0
+
+
+def test_missing_path_is_exit_3_with_one_line(tmp_path: Path) -> None:
+    result = run("scan", str(tmp_path / "nope.log"))
+    assert result.exit_code == 3
+    assert result.stderr == f"Error: {tmp_path / 'nope.log'}: no such file or directory\n"
+
+
+def test_folder_without_logs_is_exit_3(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("hello\n")
+    result = run("scan", str(tmp_path))
+    assert result.exit_code == 3
+    assert f"Error: {tmp_path}: no input logs found" in result.stderr
+
+
+def test_other_inputs_still_scanned_when_one_is_missing(tmp_path: Path) -> None:
+    result = run("scan", CONN, str(tmp_path / "missing"))
+    assert result.exit_code == 3
+    assert len(ndjson(result.stdout)) == 9
+
+
+def test_malformed_counted_or_strict_exit_3(tmp_path: Path) -> None:
+    lines = Path(CONN).read_text().splitlines(keepends=True)
+    lines[10] = "garbage\tline\n"
+    bad = tmp_path / "conn.log"
+    bad.write_text("".join(lines))
+    counted = run("scan", "--stats", str(bad))
+    assert counted.exit_code == 0
+    assert "malformed" in counted.stderr and f"{bad}: 1 malformed record(s) skipped, first: line 11" in counted.stderr
+    strict = run("scan", "--strict", str(bad))
+    assert strict.exit_code == 3
+    assert strict.stderr == f"Error: {bad}:11: malformed record: 2 fields where #fields names 21\n"
+
+
+def test_truncated_gzip_scans_what_it_can(tmp_path: Path) -> None:
+    whole = gzip.compress(Path(CONN).read_bytes() * 3)
+    cut = tmp_path / "conn.log.gz"
+    cut.write_bytes(whole[: len(whole) * 2 // 3])
+    result = run("scan", "--stats", str(cut))
+    assert result.exit_code == 3
+    assert f"Error: {cut}: input breaks off after line" in result.stderr
+    assert len(ndjson(result.stdout)) == 9  # uids repeat: each connection once
+
+
+def test_not_a_log_is_exit_3(tmp_path: Path) -> None:
+    junk = tmp_path / "conn.log"
+    junk.write_bytes(bytes(range(256)) * 10)
+    result = run("scan", str(junk))
+    assert result.exit_code == 3
+    assert "not a Zeek or Suricata log" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_non_conn_zeek_log_is_skipped_with_warning(tmp_path: Path) -> None:
+    dns = tmp_path / "dns.log"
+    dns.write_text("#separator \\x09\n#path\tdns\n#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\t"
+                   "id.resp_p\tproto\tquery\n1.0\tCx\t10.0.0.1\t5\t8.8.8.8\t8080\ttcp\texample.com\n")
+    result = run("scan", "--stats", str(dns))
+    assert result.exit_code == 0 and result.stdout == ""
+    assert f"{dns}: #path dns is not a conn log; its records are skipped" in result.stderr
+
+
+def test_format_forced() -> None:
+    result = run("scan", "--stats", "-f", "zeek", EVE)
+    assert result.exit_code == 0 and result.stdout == ""
+    assert "zeek-json" in result.stderr  # eve records are not conn records: skipped, counted
+    assert len(ndjson(run("scan", "-f", "suricata", EVE).stdout)) == 9
+
+
+def test_output_never_overwrites_an_input(tmp_path: Path) -> None:
+    log = tmp_path / "conn.log"
+    log.write_bytes(Path(CONN).read_bytes())
+    result = run("scan", "-o", str(log), str(log))
+    assert result.exit_code == 2
+    assert "output file is one of the inputs" in result.stderr
+    assert log.read_bytes() == Path(CONN).read_bytes()
+
+
+def test_normalize_writes_every_connection_record() -> None:
+    result = run("normalize", "--stats", EVE)
+    docs = ndjson(result.stdout)
+    assert result.exit_code == 0
+    assert len(docs) == 390  # every eve event with addresses; stats events skipped
+    assert all(d["event"]["kind"] == "event" and "rule" not in d for d in docs)
+    assert all(d["network"]["community_id"].startswith("1:") for d in docs if d["network"]["transport"] == "tcp")
+
+
+def test_usage_error_is_exit_2() -> None:
+    result = CliRunner().invoke(cli, ["scan", "--to", "xml", CONN])
+    assert result.exit_code == 2
+
+
+@pytest.mark.parametrize("name", sorted(cli.commands))
+def test_every_command_is_documented(name: str) -> None:
+    command = cli.commands[name]
+    assert command.help and "Example:" in command.help
+    assert f"zeek-proxy {name}" in (ROOT / "README.md").read_text()

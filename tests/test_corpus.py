@@ -1,0 +1,96 @@
+"""Every corpus file scans without error and gives exactly MANIFEST.md's rule hits.
+
+The corpus (../shared/corpus) holds real logs from public projects; it is read in place.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from conftest import CORPUS
+from zeek_proxy import scan
+
+
+def manifest_rows() -> list[tuple[str, int, int]]:
+    """(file, records, expected alerts) from MANIFEST.md's table."""
+    manifest = CORPUS / "MANIFEST.md"
+    if not manifest.is_file():
+        return []
+    rows = []
+    for line in manifest.read_text().splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) < 10 or not cells[0].startswith("`"):
+            continue
+        name, records, hits = cells[0].strip("`"), int(cells[5]), cells[8]
+        flows = re.search(r"\((\d+) flows?\)", hits)
+        rows.append((name, records, int(flows.group(1)) if flows else int(hits.split()[0])))
+    return rows
+
+
+ROWS = manifest_rows()
+
+
+def test_manifest_lists_files(corpus: Path) -> None:
+    assert len(ROWS) >= 20
+    assert {name for name, _, _ in ROWS} == {
+        str(p.relative_to(corpus)) for p in corpus.rglob("*") if p.is_file() and p.name != "MANIFEST.md"
+    }
+
+
+@pytest.mark.parametrize("name,records,expected", ROWS, ids=[r[0] for r in ROWS])
+def test_corpus_file_alerts_match_manifest(corpus: Path, name: str, records: int, expected: int) -> None:
+    result = scan([str(corpus / name)])
+    assert result.errors == []
+    (stats,) = result.inputs
+    assert stats.balanced
+    assert len(result.alerts) == expected
+    assert stats.alerts == expected
+    if stats.evaluated:  # conn and eve logs: every parseable record evaluated or skipped on purpose
+        assert stats.evaluated + stats.skipped == records
+        assert stats.malformed == stats.read - records
+    else:  # notice logs given by mistake: nothing evaluated, everything skipped
+        assert stats.skipped == stats.read
+
+
+def test_nicoaller_one_alert_per_flow(corpus: Path) -> None:
+    result = scan([str(corpus / "suricata/nicoaller__eve.json")])
+    assert result.inputs[0].matched == 134
+    assert len(result.alerts) == 52
+    assert result.alerts["suricata.eve.flow_id"].is_unique
+    assert set(result.alerts["source.ip"]) == {"172.16.0.149", "172.16.0.170"}
+    assert (result.alerts["destination.port"] == 8080).all()
+
+
+def test_trickbot_hits_are_the_two_documented(corpus: Path) -> None:
+    alerts = scan([str(corpus / "zeek-tsv/trickbot-playbook__conn.log")]).alerts
+    assert sorted(zip(alerts["source.ip"], alerts["destination.ip"], alerts["destination.port"])) == [
+        ("172.16.9.5", "217.210.64.254", 8080), ("172.16.9.5", "5.196.66.241", 8080),
+    ]
+
+
+def test_whole_corpus_in_one_run(corpus: Path) -> None:
+    result = scan([str(corpus)])
+    assert result.errors == []
+    assert len(result.alerts) == sum(expected for _, _, expected in ROWS)
+    assert result.alerts["event.id"].is_unique
+
+
+def test_event_ids_are_stable_across_runs_and_paths(corpus: Path, tmp_path: Path) -> None:
+    source = corpus / "suricata/nicoaller__eve.json"
+    copy = tmp_path / "renamed-eve.json"
+    copy.write_bytes(source.read_bytes())  # a temporary copy, removed with tmp_path
+    first = scan([str(source)]).alerts["event.id"].tolist()
+    again = scan([str(copy)]).alerts["event.id"].tolist()
+    assert first == again
+
+
+def test_same_connection_in_two_inputs_is_one_alert(corpus: Path, tmp_path: Path) -> None:
+    source = corpus / "zeek-tsv/trickbot-playbook__conn.log"
+    copy = tmp_path / "conn.log"
+    copy.write_bytes(source.read_bytes())
+    result = scan([str(source), str(copy)])
+    assert [s.matched for s in result.inputs] == [2, 2]
+    assert len(result.alerts) == 2

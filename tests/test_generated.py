@@ -1,0 +1,125 @@
+"""On generated logs full of traps, alerts equal an independent slow checker.
+
+The checker shares no code with the package: zat reads the TSV, the json module reads
+JSON and eve, and the rule is applied row by row with the ipaddress module.
+"""
+
+from __future__ import annotations
+
+import gzip
+import ipaddress
+import json
+from pathlib import Path
+
+import pytest
+from zat.log_to_dataframe import LogToDataFrame
+
+from conftest import generate
+from zeek_proxy import scan
+
+INTERNAL = [ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")]
+EXCLUDED = [ipaddress.ip_network(n) for n in
+            ("10.0.0.0/8", "127.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "::1/128")]
+
+
+def rule(transport: str, src: str, dst: str, dport: int) -> bool:
+    """Elastic's v3 query, evaluated for one connection."""
+    source, destination = ipaddress.ip_address(src), ipaddress.ip_address(dst)
+    return (
+        transport.lower() == "tcp"
+        and int(dport) in (1080, 3128, 8080)
+        and any(source in n for n in INTERNAL if n.version == source.version)
+        and not any(destination in n for n in EXCLUDED if n.version == destination.version)
+    )
+
+
+def check_zeek_tsv(path: Path) -> set[str]:
+    frame = LogToDataFrame().create_dataframe(str(path)).reset_index()
+    return {
+        row["uid"] for _, row in frame.iterrows()
+        if rule(row["proto"], row["id.orig_h"], row["id.resp_h"], row["id.resp_p"])
+    }
+
+
+def check_zeek_json(path: Path) -> set[str]:
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    return {r["uid"] for r in records if rule(r["proto"], r["id.orig_h"], r["id.resp_h"], r["id.resp_p"])}
+
+
+def check_eve(path: Path) -> set[int]:
+    flows = set()
+    for line in path.read_text().splitlines():
+        event = json.loads(line)
+        if "src_ip" not in event:
+            continue
+        ends = event.get("flow", {}) if "src_ip" in event.get("flow", {}) else event
+        if rule(event["proto"], ends["src_ip"], ends["dest_ip"], ends["dest_port"]):
+            flows.add(event["flow_id"])
+    return flows
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list]:
+    directory = tmp_path_factory.mktemp("generated")
+    conns = list(generate.connections(4000, seed=99, every_case_first=True))
+    with open(directory / "conn.log", "w") as out:
+        generate.write_zeek_tsv(conns, out)
+    with open(directory / "conn.json.log", "w") as out:
+        generate.write_zeek_json(conns, out)
+    with open(directory / "eve.json", "w") as out:
+        generate.write_eve(conns, out)
+    return directory, conns
+
+
+def test_generator_labels_agree_with_checker(generated: tuple[Path, list]) -> None:
+    directory, conns = generated
+    labelled = {c.uid for c in conns if c.expected}
+    assert labelled and labelled == check_zeek_json(directory / "conn.json.log")
+    assert all(not rule(c.proto, c.orig_h, c.resp_h, c.resp_p) for c in conns if c.label.startswith("trap"))
+
+
+@pytest.mark.parametrize("name,checker,key", [
+    ("conn.log", check_zeek_tsv, "zeek.session_id"),
+    ("conn.json.log", check_zeek_json, "zeek.session_id"),
+    ("eve.json", check_eve, "suricata.eve.flow_id"),
+])
+def test_alerts_equal_slow_checker(generated: tuple[Path, list], name: str, checker, key: str) -> None:
+    directory, _ = generated
+    result = scan([str(directory / name)])
+    expected = checker(directory / name)
+    assert len(expected) > 10
+    assert set(result.alerts[key]) == expected
+    assert len(result.alerts) == len(expected)  # one alert per connection
+    assert result.inputs[0].malformed == 0 and result.inputs[0].balanced
+
+
+def test_formats_give_the_same_alerts(generated: tuple[Path, list], tmp_path: Path) -> None:
+    """The same connections as TSV, gzip TSV and JSON give the same event ids."""
+    directory, _ = generated
+    archive = tmp_path / "conn.10:00:00-11:00:00.log.gz"
+    archive.write_bytes(gzip.compress((directory / "conn.log").read_bytes()))
+    ids = [set(scan([str(p)]).alerts["event.id"]) for p in
+           (directory / "conn.log", archive, directory / "conn.json.log")]
+    assert ids[0] == ids[1] == ids[2]
+    # One run over TSV and JSON together: the same uids, so one alert each.
+    both = scan([str(directory / "conn.log"), str(directory / "conn.json.log")])
+    assert set(both.alerts["event.id"]) == ids[0]
+
+
+def test_every_trap_and_hit_kind_is_in_the_fixtures() -> None:
+    labels = {label for label, *_ in generate._cases()}
+    first = list(generate.connections(len(labels), seed=1, every_case_first=True))
+    assert {c.label for c in first} == labels
+
+
+def test_bundled_fixtures_match_the_generator(tmp_path: Path) -> None:
+    """fixtures/ is what scripts/generate.py writes: regenerate with `make fixtures`."""
+    from conftest import FIXTURES
+
+    expected = generate.write_fixtures(tmp_path)
+    for name in expected:
+        assert (FIXTURES / name).read_bytes() == (tmp_path / name).read_bytes(), name
+    result = scan([str(FIXTURES)])
+    assert {Path(s.path).name: s.alerts for s in result.inputs} == {
+        Path(name).name: hits for name, hits in expected.items()
+    }
