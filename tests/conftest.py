@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-CORPUS = ROOT.parent / "shared" / "corpus"
+CORPUS = Path(os.environ.get("ZEEK_PROXY_CORPUS", ROOT.parent / "shared" / "corpus"))
 FIXTURES = ROOT / "fixtures"
 
 
@@ -26,7 +27,7 @@ generate = _load_generator()
 
 @pytest.fixture
 def corpus() -> Path:
-    """../shared/corpus, read in place; tests using it skip when it is absent."""
+    """../shared/corpus (or $ZEEK_PROXY_CORPUS), read in place; skip when absent."""
     if not CORPUS.is_dir():
         pytest.skip("../shared/corpus is not present")
     return CORPUS

@@ -178,3 +178,23 @@ def test_every_command_is_documented(name: str) -> None:
     command = cli.commands[name]
     assert command.help and "Example:" in command.help
     assert f"zeek-proxy {name}" in (ROOT / "README.md").read_text()
+
+
+def test_output_to_a_device_or_pipe_is_written_in_place(tmp_path: Path) -> None:
+    """-o /dev/null (or a fifo) must not replace the device with a regular file."""
+    import os
+    import stat
+    import threading
+
+    fifo = tmp_path / "alerts.fifo"
+    os.mkfifo(fifo)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()))
+    reader.start()
+    result = run("scan", "-o", str(fifo), CONN)
+    reader.join(timeout=10)
+    assert result.exit_code == 0
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+    assert len(received[0].splitlines()) == 9
+    assert run("scan", "-o", os.devnull, CONN).exit_code == 0
+    assert stat.S_ISCHR(os.stat(os.devnull).st_mode)

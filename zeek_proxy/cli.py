@@ -137,11 +137,21 @@ def normalize(paths: tuple[str, ...], input_format: str, output: str, strict: bo
     _finish(stats, counts, errors)
 
 
+INTERNAL_ERROR = 70  # EX_SOFTWARE: a bug, never an input or config problem
+
+
 def main() -> None:
-    """Console entry point: the CLI, with a quiet exit when stdout is closed early."""
+    """Console entry point: the CLI, with a quiet exit when stdout is closed early and
+    one line instead of a traceback for a bug (ZEEK_PROXY_DEBUG=1 shows the traceback)."""
     try:
-        cli(prog_name="zeek-proxy")
+        cli(prog_name="zeek-proxy", standalone_mode=True)
     except BrokenPipeError:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         sys.exit(0)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence
+        if os.environ.get("ZEEK_PROXY_DEBUG"):
+            raise
+        click.echo(f"Error: internal error: {type(exc).__name__}: {exc} "
+                   "(rerun with ZEEK_PROXY_DEBUG=1 for details)", err=True)
+        sys.exit(INTERNAL_ERROR)

@@ -25,12 +25,22 @@ def refuse_inputs(output: str, inputs: list[str]) -> None:
 def open_output(path: str) -> Iterator[TextIO]:
     """A text stream for `path` ("-" is stdout).
 
-    A file is written beside its target under a temporary name and renamed over it only
-    after everything was written and synced, so a crash never leaves a partial file.
+    A regular file is written beside its target under a temporary name and renamed over
+    it only after everything was written and synced, so a crash never leaves a partial
+    file. Anything else that exists (/dev/null, a pipe, a terminal) is written in place:
+    renaming over it would replace the device or pipe with a file.
     """
     if path == "-":
         yield sys.stdout
         sys.stdout.flush()
+        return
+    if os.path.exists(path) and not os.path.isfile(path):
+        try:
+            out = open(path, "w", encoding="utf-8", newline="")
+        except OSError as exc:
+            raise ConfigError(f"cannot write output: {exc.strerror or exc}", SourceLocation(path)) from None
+        with out:
+            yield out
         return
     directory = os.path.dirname(os.path.abspath(path))
     try:
