@@ -91,11 +91,14 @@ def count(value: object, what: str) -> int | None:
 @lru_cache(maxsize=1 << 16)
 def _canonical(text: str) -> str | None:
     ip = parse_address(text.strip())
-    return None if ip is None else str(ip)
+    if ip is None:
+        return None
+    return str(getattr(ip, "ipv4_mapped", None) or ip)  # Elasticsearch stores ::ffff:a.b.c.d as IPv4
 
 
 def address(value: object, what: str) -> str:
-    """An IP address in canonical form (`0000:...:0001` becomes `::1`)."""
+    """An IP address in canonical form (`0000:...:0001` becomes `::1`, `::ffff:10.0.0.1`
+    becomes `10.0.0.1`)."""
     canonical = _canonical(value) if isinstance(value, str) else None
     if canonical is None:
         raise ValueError(f"bad address {str(value)[:60]!r} in {what}")

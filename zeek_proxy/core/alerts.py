@@ -30,7 +30,7 @@ def _endpoint(ip: object, port: object) -> str:
 
 def connection_key(row: pd.Series) -> str:
     """The identity of the connection a record describes (stable across runs and files)."""
-    if isinstance(row["zeek.session_id"], str):
+    if isinstance(row["zeek.session_id"], str) and row["zeek.session_id"]:
         return f"zeek|{row['zeek.session_id']}"
     ends = sorted(
         (_endpoint(row["source.ip"], row["source.port"]),

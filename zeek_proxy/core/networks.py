@@ -44,6 +44,7 @@ class NetworkSet:
         ip = parse_address(address) if isinstance(address, str) else address
         if ip is None:
             return None
+        ip = getattr(ip, "ipv4_mapped", None) or ip  # ::ffff:a.b.c.d is judged as IPv4, as Elasticsearch stores it
         for net in self.networks:
             if net.version == ip.version and ip in net:
                 return net

@@ -33,11 +33,17 @@ FIELDS: tuple[tuple[str, str], ...] = (
 SEPARATOR, SET_SEPARATOR, EMPTY, UNSET = "\t", ",", "(empty)", "-"
 
 
+#: Also escaped, though Zeek's writer leaves them: readers built on CSV parsers (zat's
+#: LogToDataFrame, pandas) take `#` for a comment and `"` for a quote anywhere in a line.
+_READER_HAZARDS = ("#", '"')
+
+
 def escape(value: str, separators: tuple[str, ...] = (SEPARATOR,)) -> str:
     """Zeek's ASCII-writer escaping of one string value.
 
-    Backslash doubles; separators, control and non-ASCII bytes become \\xNN; a value that
-    would read as the unset or empty marker gets its first byte escaped; "" is (empty).
+    Backslash doubles; separators, `#`, `"`, control and non-ASCII bytes become \\xNN; a
+    value that would read as the unset or empty marker gets its first byte escaped; "" is
+    (empty). Every Zeek reader undoes \\xNN, so values read back unchanged.
     """
     if value == "":
         return EMPTY
@@ -46,7 +52,7 @@ def escape(value: str, separators: tuple[str, ...] = (SEPARATOR,)) -> str:
         char = chr(byte)
         if char == "\\":
             out.append("\\\\")
-        elif byte < 0x20 or byte >= 0x7F or char in separators:
+        elif byte < 0x20 or byte >= 0x7F or char in separators or char in _READER_HAZARDS:
             out.append(f"\\x{byte:02x}")
         else:
             out.append(char)
