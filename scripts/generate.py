@@ -77,10 +77,10 @@ def _cases() -> list[tuple[str, bool, int, object]]:
     eph = lambda r: r.randrange(1024, 65536)  # noqa: E731
     pp = lambda r: r.choice((1080, 3128, 8080))  # noqa: E731
     return [
-        ("background web", False, 600, lambda r: (_internal(r), eph(r), _public(r), r.choice((80, 443)), "tcp")),
-        ("background dns", False, 200, lambda r: (_internal(r), eph(r), r.choice(("8.8.8.8", "1.1.1.1")), 53, "udp")),
-        ("internal service", False, 100, lambda r: (_internal(r), eph(r), _internal(r), r.choice((445, 3128, 8080)), "tcp")),
-        ("HIT proxy port to Internet", True, 12, lambda r: (_internal(r), eph(r), _public(r), pp(r), "tcp")),
+        ("background web", False, 2400, lambda r: (_internal(r), eph(r), _public(r), r.choice((80, 443)), "tcp")),
+        ("background dns", False, 800, lambda r: (_internal(r), eph(r), r.choice(("8.8.8.8", "1.1.1.1")), 53, "udp")),
+        ("internal service", False, 400, lambda r: (_internal(r), eph(r), _internal(r), r.choice((445, 3128, 8080)), "tcp")),
+        ("HIT proxy port to Internet", True, 4, lambda r: (_internal(r), eph(r), _public(r), pp(r), "tcp")),
         ("HIT boundary 172.31.255.254", True, 1, lambda r: ("172.31.255.254", eph(r), _public(r), 8080, "tcp")),
         ("HIT link-local destination (v3 does not exclude it)", True, 1, lambda r: (_internal(r), eph(r), "169.254.10.20", 3128, "tcp")),
         ("HIT CGNAT destination", True, 1, lambda r: (_internal(r), eph(r), "100.64.3.4", 1080, "tcp")),

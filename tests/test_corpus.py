@@ -42,8 +42,12 @@ def test_manifest_lists_files(corpus: Path) -> None:
 
 @pytest.mark.parametrize("name,records,expected", ROWS, ids=[r[0] for r in ROWS])
 def test_corpus_file_alerts_match_manifest(corpus: Path, name: str, records: int, expected: int) -> None:
-    result = scan([str(corpus / name)])
-    assert result.errors == []
+    fast = scan([str(corpus / name)])
+    result = scan([str(corpus / name)], prefilter=False)  # every record parsed
+    assert fast.errors == result.errors == []
+    assert fast.inputs[0].balanced and fast.inputs[0].read == result.inputs[0].read
+    assert len(fast.alerts) == stats_alerts(fast) == expected
+    assert fast.alerts["event.id"].tolist() == result.alerts["event.id"].tolist()
     (stats,) = result.inputs
     assert stats.balanced
     assert len(result.alerts) == expected
@@ -55,8 +59,12 @@ def test_corpus_file_alerts_match_manifest(corpus: Path, name: str, records: int
         assert stats.skipped == stats.read
 
 
+def stats_alerts(result) -> int:
+    return sum(s.alerts for s in result.inputs)
+
+
 def test_nicoaller_one_alert_per_flow(corpus: Path) -> None:
-    result = scan([str(corpus / "suricata/nicoaller__eve.json")])
+    result = scan([str(corpus / "suricata/nicoaller__eve.json")], prefilter=False)
     assert result.inputs[0].matched == 134
     assert len(result.alerts) == 52
     assert result.alerts["suricata.eve.flow_id"].is_unique

@@ -6,6 +6,8 @@ This is the library entry point the CLI calls; it does no printing and never exi
 from __future__ import annotations
 
 import logging
+import os
+from functools import partial
 from dataclasses import dataclass, field
 from typing import Iterator
 
@@ -14,10 +16,11 @@ import pandas as pd
 from zeek_proxy import core
 from zeek_proxy.adapters.base import Adapter
 from zeek_proxy.adapters.inputs import expand, open_log
+from zeek_proxy.adapters.prefilter import Prefilter
 from zeek_proxy.adapters.sniff import choose
 from zeek_proxy.config import DEFAULT_SETTINGS, Settings
 from zeek_proxy.errors import InputError, MalformedRecordError, SourceLocation
-from zeek_proxy.schema import ECS_COLUMNS
+from zeek_proxy.schema import empty_frame
 from zeek_proxy.stats import InputStats
 
 logger = logging.getLogger(__name__)
@@ -35,11 +38,14 @@ class ScanResult:
 def read_frames(
     paths: list[str], input_format: str = "auto", strict: bool = False,
     inputs: list[InputStats] | None = None, errors: list[InputError] | None = None,
+    prefilter: Prefilter | None = None, jobs: int = 1,
 ) -> Iterator[pd.DataFrame]:
-    """ECS frames of every record in `paths`, input after input.
+    """ECS frames of the records in `paths`, input after input.
 
-    Per-input counts are appended to `inputs` and non-fatal input errors to `errors`
-    as they happen; under `strict` the first malformed record raises.
+    Without a `prefilter` every record is parsed; with one, records that cannot pass it
+    are counted as filtered and never parsed. Per-input counts are appended to `inputs`
+    and non-fatal input errors to `errors` as they happen; under `strict` every record
+    is parsed and the first malformed one raises.
     """
     inputs = inputs if inputs is not None else []
     errors = errors if errors is not None else []
@@ -55,16 +61,21 @@ def read_frames(
                     raise InputError("not a Zeek or Suricata log (format not recognised)",
                                      SourceLocation(path))
                 adapter: Adapter = adapter_class(path, stats, strict=strict)
-                yield from adapter.frames(stream)
+                yield from adapter.frames(stream, prefilter, jobs)
         except MalformedRecordError:
             raise
         except InputError as exc:
             errors.append(exc)
 
 
+def rule_prefilter(settings: Settings) -> Prefilter:
+    """The pre-filter equivalent to the rule: lines it drops can never match."""
+    return Prefilter(ports=settings.ports, keep=partial(core.match, settings=settings))
+
+
 def scan(
     paths: list[str], settings: Settings = DEFAULT_SETTINGS, input_format: str = "auto",
-    strict: bool = False,
+    strict: bool = False, jobs: int | None = None, prefilter: bool = True,
 ) -> ScanResult:
     """Run the rule over every record of `paths`.
 
@@ -72,7 +83,10 @@ def scan(
         paths: files, folders (recursed), globs, or "-" for stdin.
         settings: ports, transports and networks of the rule.
         input_format: "auto", "zeek" or "suricata".
-        strict: raise MalformedRecordError at the first malformed record.
+        strict: parse every record and raise MalformedRecordError at the first malformed one.
+        jobs: threads that pre-filter raw lines (default: all cores).
+        prefilter: drop lines that cannot match before parsing them (the same alerts,
+            much faster); False parses, and so validates, every record.
 
     Returns:
         A ScanResult; its `errors` are input errors (missing paths, broken files) that
@@ -81,9 +95,12 @@ def scan(
     Raises:
         MalformedRecordError: under `strict`.
     """
-    result = ScanResult(alerts=pd.DataFrame(columns=list(ECS_COLUMNS)))
+    result = ScanResult(alerts=core.finalize(core.collapse(empty_frame()), settings))
     hits: list[pd.DataFrame] = []
-    for frame in read_frames(paths, input_format, strict, result.inputs, result.errors):
+    jobs = jobs or os.cpu_count() or 1
+    frames = read_frames(paths, input_format, strict, result.inputs, result.errors,
+                         rule_prefilter(settings) if prefilter else None, jobs)
+    for frame in frames:
         selected = core.select(frame, settings)
         result.inputs[-1].matched += len(selected)
         if not selected.empty:

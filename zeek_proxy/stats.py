@@ -7,23 +7,28 @@ from dataclasses import dataclass, field
 
 @dataclass
 class InputStats:
-    """Counts for one input; `read == evaluated + malformed + skipped` always holds."""
+    """Counts for one input; `read == evaluated + filtered + malformed + skipped` always holds.
+
+    `filtered` records were never parsed: their raw line cannot match the rule (no
+    destination port of the rule in it, or its addresses rule it out).
+    """
 
     path: str
     format: str = "-"
     read: int = 0
     evaluated: int = 0
+    filtered: int = 0
     malformed: int = 0
     skipped: int = 0
     matched: int = 0
     alerts: int = 0
     first_problem: str | None = field(default=None, compare=False)
 
-    COUNTERS = ("read", "evaluated", "malformed", "skipped", "matched", "alerts")
+    COUNTERS = ("read", "evaluated", "filtered", "malformed", "skipped", "matched", "alerts")
 
     @property
     def balanced(self) -> bool:
-        return self.read == self.evaluated + self.malformed + self.skipped
+        return self.read == self.evaluated + self.filtered + self.malformed + self.skipped
 
     def add(self, other: "InputStats") -> None:
         for name in self.COUNTERS:

@@ -1,4 +1,5 @@
-"""What every adapter shares: line numbering, accounting, chunking, --strict.
+"""What every adapter shares: line numbering, accounting, chunking, --strict, and the
+two ways of reading: every line through the full parser, or pre-filtered blocks.
 
 Implementing an adapter:
 
@@ -7,6 +8,12 @@ Implementing an adapter:
    None for a line that is not a record (headers, blanks). Call `self.skip(...)` for a
    record that is deliberately not evaluated, raise `ValueError(reason)` for a malformed
    one. Each of the three counts the record as read.
+3. For the fast path, implement `select(lines, force, prefilter)`: given a block's
+   lines as an Arrow array, return a `Selection` naming the lines that could match
+   (they go to `parse`, and so do the `force`d ones when they are records) and counting
+   the records that cannot. It runs in worker
+   threads, so it must not change the adapter; an adapter whose state changes inside
+   a block (Zeek TSV headers) says so with `needs_main_thread(block)`.
 """
 
 from __future__ import annotations
@@ -14,10 +21,15 @@ from __future__ import annotations
 import gzip
 import logging
 import zlib
-from typing import Any, BinaryIO, ClassVar, Iterator
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, BinaryIO, Callable, ClassVar, Iterator
 
 import pandas as pd
+import pyarrow as pa
 
+from zeek_proxy.adapters.blocks import Block, lines_of, read_blocks
+from zeek_proxy.adapters.prefilter import Prefilter, Selection
 from zeek_proxy.errors import InputError, MalformedRecordError, SourceLocation
 from zeek_proxy.schema import frame_from_rows
 from zeek_proxy.stats import InputStats
@@ -26,6 +38,8 @@ logger = logging.getLogger(__name__)
 
 CHUNK_ROWS = 50_000
 _READ_ERRORS = (EOFError, zlib.error, gzip.BadGzipFile, OSError)
+
+Progress = Callable[[int], None]
 
 
 class Adapter:
@@ -42,55 +56,120 @@ class Adapter:
         self.stats.format = self.name
         self.strict = strict
         self.chunk_rows = chunk_rows
+        self._rows: list[dict[str, Any]] = []
+        self._lines_read = 0  # complete lines handed out so far, for error messages
 
     # -- for subclasses -------------------------------------------------------------
     def parse(self, lineno: int, line: bytes, terminated: bool) -> dict[str, Any] | None:
         raise NotImplementedError
+
+    def select(self, lines: pa.Array, force: list[int], prefilter: Prefilter) -> Selection:
+        """Stage one of the fast path; the default parses every line."""
+        return Selection(parse=list(range(len(lines))))
+
+    def needs_main_thread(self, block: Block) -> bool:
+        return False
 
     def skip(self, lineno: int, reason: str) -> None:
         """Count a record read but deliberately not evaluated."""
         self.stats.read += 1
         self.stats.skipped += 1
 
-    # -- driver ---------------------------------------------------------------------
-    def frames(self, stream: BinaryIO) -> Iterator[pd.DataFrame]:
-        """ECS frames of at most `chunk_rows` rows; raises InputError after the last
-        frame when the stream breaks (a truncated gzip), so what was read still counts."""
-        rows: list[dict[str, Any]] = []
-        lineno = 0
+    # -- reading --------------------------------------------------------------------
+    def frames(self, stream: BinaryIO, prefilter: Prefilter | None = None, jobs: int = 1,
+               progress: Progress | None = None) -> Iterator[pd.DataFrame]:
+        """ECS frames of at most `chunk_rows` rows.
+
+        With a `prefilter` (and not strict), lines that cannot match are counted as
+        filtered and never parsed; `jobs` threads run the pre-filter. Raises InputError
+        after the last frame when the stream breaks (a truncated gzip), so what was read
+        still counts.
+        """
+        if prefilter is None or self.strict:
+            lines = self._every_line(stream, progress)
+        else:
+            lines = self._preselected_lines(stream, prefilter, max(1, jobs), progress)
         broken: Exception | None = None
-        lines = iter(stream)
-        while True:
-            try:
-                line = next(lines)
-            except StopIteration:
-                break
-            except _READ_ERRORS as exc:
-                broken = exc
-                break
-            lineno += 1
-            terminated = line.endswith(b"\n")
-            try:
-                row = self.parse(lineno, line, terminated)
-            except ValueError as exc:
-                self._malformed(lineno, str(exc))
-                continue
-            if row is None:
-                continue
-            self.stats.read += 1
-            row["zeek_proxy.line"] = lineno
-            rows.append(row)
-            if len(rows) >= self.chunk_rows:
-                yield self._frame(rows)
-                rows = []
-        if rows:
-            yield self._frame(rows)
+        try:
+            for lineno, line, terminated in lines:
+                yield from self._record(lineno, line, terminated)
+        except _READ_ERRORS as exc:
+            broken = exc
+        if self._rows:
+            yield self._frame()
         if self.stats.malformed:
             logger.warning("%s: %d malformed record(s) skipped, first: %s",
                            self.path, self.stats.malformed, self.stats.first_problem)
         if broken is not None:
-            raise InputError(f"input breaks off after line {lineno} ({broken})",
+            raise InputError(f"input breaks off after line {self._lines_read} ({broken})",
                              SourceLocation(self.path))
+
+    def _every_line(self, stream: BinaryIO, progress: Progress | None) -> Iterator[tuple[int, bytes, bool]]:
+        for block in read_blocks(stream):
+            data = block.data
+            for i, line in enumerate(data.splitlines(keepends=True)):
+                yield block.first_line + i, line, line.endswith(b"\n")
+            self._lines_read = block.first_line - 1 + data.count(b"\n")
+            if progress:
+                progress(len(data))
+
+    def _preselected_lines(self, stream: BinaryIO, prefilter: Prefilter, jobs: int,
+                           progress: Progress | None) -> Iterator[tuple[int, bytes, bool]]:
+        """Blocks pre-filtered in `jobs` threads; chosen lines come back in file order."""
+        pending: deque[tuple[Block, pa.Array, Future[Selection]]] = deque()
+        with ThreadPoolExecutor(jobs) as pool:
+            for block in read_blocks(stream):
+                lines = lines_of(block.data)
+                # The file's first line (format check, non-conn warning) and a last line
+                # cut short (counted malformed) always go to the full parser.
+                force = [0] if block.first_line == 1 else []
+                if not block.data.endswith(b"\n"):
+                    force.append(len(lines) - 1)
+                if self.needs_main_thread(block):
+                    while pending:
+                        yield from self._chosen(*_resolved(pending.popleft()))
+                    yield from self._chosen(block, lines, self._safe_select(lines, force, prefilter))
+                else:
+                    pending.append((block, lines, pool.submit(self._safe_select, lines, force, prefilter)))
+                    while len(pending) > jobs:
+                        yield from self._chosen(*_resolved(pending.popleft()))
+                self._lines_read = block.first_line - 1 + len(lines)
+                if progress:
+                    progress(len(block.data))
+            while pending:
+                yield from self._chosen(*_resolved(pending.popleft()))
+
+    def _safe_select(self, lines: pa.Array, force: list[int], prefilter: Prefilter) -> Selection:
+        """Stage one, falling back to parsing every line when the kernels refuse the bytes."""
+        try:
+            return self.select(lines, force, prefilter)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, UnicodeDecodeError):
+            return Selection(parse=list(range(len(lines))))
+
+    def _chosen(self, block: Block, lines: pa.Array, selection: Selection) -> Iterator[tuple[int, bytes, bool]]:
+        self.stats.read += selection.filtered + selection.skipped
+        self.stats.filtered += selection.filtered
+        self.stats.skipped += selection.skipped
+        last = len(lines) - 1
+        unterminated = not block.data.endswith(b"\n")
+        for index in selection.parse:
+            line = lines[index].as_py()
+            ends = not (unterminated and index == last)
+            yield block.first_line + index, line + b"\n" if ends else line, ends
+
+    def _record(self, lineno: int, line: bytes, terminated: bool) -> Iterator[pd.DataFrame]:
+        try:
+            row = self.parse(lineno, line, terminated)
+        except ValueError as exc:
+            self._malformed(lineno, str(exc))
+            return
+        if row is None:
+            return
+        self.stats.read += 1
+        row["zeek_proxy.line"] = lineno
+        self._rows.append(row)
+        if len(self._rows) >= self.chunk_rows:
+            yield self._frame()
 
     def _malformed(self, lineno: int, reason: str) -> None:
         self.stats.read += 1
@@ -101,13 +180,19 @@ class Adapter:
         if self.stats.first_problem is None:
             self.stats.first_problem = f"line {lineno}: {reason}"
 
-    def _frame(self, rows: list[dict[str, Any]]) -> pd.DataFrame:
+    def _frame(self) -> pd.DataFrame:
+        rows, self._rows = self._rows, []
         self.stats.evaluated += len(rows)
         for row in rows:
             row["event.module"] = self.module
             row["event.dataset"] = self.dataset
             row["log.file.path"] = self.path
         return frame_from_rows(rows)
+
+
+def _resolved(item: tuple[Block, pa.Array, Future[Selection]]) -> tuple[Block, pa.Array, Selection]:
+    block, lines, future = item
+    return block, lines, future.result()
 
 
 def decode(line: bytes) -> str:

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pyarrow as pa
+
 from zeek_proxy.adapters import values
 from zeek_proxy.adapters.base import Adapter
 from zeek_proxy.adapters.jsonlines import load_object
+from zeek_proxy.adapters.prefilter import Prefilter, Selection, select_json
 
 #: IANA numbers Suricata may write instead of names.
 _PROTOCOL_NAMES = {1: "icmp", 6: "tcp", 17: "udp", 58: "ipv6-icmp", 132: "sctp"}
@@ -21,6 +24,10 @@ class SuricataAdapter(Adapter):
     name = "suricata-eve"
     module = "suricata"
     dataset = "suricata.eve"
+
+    def select(self, lines: pa.Array, force: list[int], prefilter: Prefilter) -> Selection:
+        # Suricata 7's flow.src_ip/dest_port repeat the keys: such events go to the parser.
+        return select_json(lines, force, prefilter, ("proto", "src_ip", "dest_ip", "dest_port"))
 
     def parse(self, lineno: int, line: bytes, terminated: bool) -> dict[str, Any] | None:
         event = load_object(line)

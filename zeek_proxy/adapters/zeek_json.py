@@ -5,8 +5,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import pyarrow as pa
+
 from zeek_proxy.adapters.base import Adapter
 from zeek_proxy.adapters.jsonlines import load_object
+from zeek_proxy.adapters.prefilter import Prefilter, Selection, select_json
 from zeek_proxy.adapters.zeek_conn import conn_row, is_conn_path, looks_like_conn
 
 logger = logging.getLogger(__name__)
@@ -16,6 +19,9 @@ class ZeekJSONAdapter(Adapter):
     name = "zeek-json"
     module = "zeek"
     dataset = "zeek.connection"
+
+    def select(self, lines: pa.Array, force: list[int], prefilter: Prefilter) -> Selection:
+        return select_json(lines, force, prefilter, ("proto", "id.orig_h", "id.resp_h", "id.resp_p"))
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -11,12 +11,21 @@ import logging
 import re
 from typing import Any
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from zeek_proxy.adapters.base import Adapter, decode
+from zeek_proxy.adapters.blocks import Block
+from zeek_proxy.adapters.prefilter import (
+    Prefilter, Selection, blank_lines, matching, partial_frame, records_of,
+)
 from zeek_proxy.adapters.zeek_conn import conn_row, is_conn_path, looks_like_conn
 
 logger = logging.getLogger(__name__)
 
 _ESCAPE = re.compile(rb"\\(x[0-9a-fA-F]{2}|\\)")
+_TUPLE = ("proto", "id.orig_h", "id.resp_h", "id.resp_p")
 
 
 def unescape(text: str) -> str:
@@ -111,3 +120,51 @@ class ZeekTSVAdapter(Adapter):
             self.why_not_conn = "fields are not those of a conn log"
         if was and not self.is_conn:
             logger.warning("%s: %s; its records are skipped", self.path, self.why_not_conn)
+
+    # -- fast path ------------------------------------------------------------------
+    def needs_main_thread(self, block: Block) -> bool:
+        """Header lines change the layout, so blocks that may hold one stay in order."""
+        return b"#" in block.data
+
+    def select(self, lines: pa.Array, force: list[int], prefilter: Prefilter) -> Selection:
+        headers = matching(lines, r"^\s*#")
+        if len(headers) == 0:
+            return self._select_segment(lines, force, prefilter)
+        total = Selection(parse=[])
+        start = 0
+        for h in [*headers.tolist(), len(lines)]:
+            if h > start:
+                part = self._select_segment(
+                    lines.slice(start, h - start), [i - start for i in force if start <= i < h], prefilter
+                )
+                total.parse.extend(i + start for i in part.parse)
+                total.filtered += part.filtered
+                total.skipped += part.skipped
+            if h < len(lines):
+                self.parse(h + 1, lines[h].as_py(), True)  # a header: updates the layout
+            start = h + 1
+        return total
+
+    def _select_segment(self, lines: pa.Array, force: list[int], prefilter: Prefilter) -> Selection:
+        """Stage one for lines under one header block."""
+        records, forced = records_of(lines, force, blank_lines(lines))
+        if not self.is_conn:
+            return Selection(parse=forced, skipped=records - len(forced))
+        if self.fields is None or any(name not in self.index for name in _TUPLE):
+            everything = np.setdiff1d(np.arange(len(lines)), blank_lines(lines))
+            return Selection(parse=everything.tolist())
+        sep = re.escape(self.separator)
+        candidates = matching(lines, rf"(?:^|{sep}){prefilter.port_pattern}(?:{sep}|\r?$)")
+        parse = set(forced)
+        if len(candidates):
+            cells = pc.split_pattern(lines.take(pa.array(candidates)), self.separator)
+            whole = pc.equal(pc.list_value_length(cells), len(self.fields)).to_numpy(zero_copy_only=False)
+            parse.update(candidates[~whole].tolist())  # wrong column count: the parser says why
+            rows = cells.filter(pa.array(whole))
+            tuple_cells = [pc.list_element(rows, self.index[name]) for name in _TUPLE]
+            escaped = np.zeros(len(rows), dtype=bool)
+            for cell in tuple_cells:
+                escaped |= pc.match_substring(cell, "\\").to_numpy(zero_copy_only=False)
+            keep = prefilter.keep(partial_frame(*tuple_cells))
+            parse.update(candidates[whole][keep | escaped].tolist())
+        return Selection(parse=sorted(parse), filtered=records - len(parse))

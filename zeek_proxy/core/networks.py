@@ -1,8 +1,8 @@
 """Sets of IP networks, tested against whole columns at once.
 
-Logs repeat the same addresses many times, so membership is decided once per distinct
-address (pandas.factorize) and broadcast back: the cost follows the number of hosts, not
-the number of connections.
+Dotted-quad IPv4 addresses are turned into 32-bit integers by Arrow kernels and tested
+with masks, so the cost does not grow with the number of distinct hosts. Everything else
+(IPv6, IPv4-mapped, invalid text) is decided once per distinct value with `ipaddress`.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from typing import Iterable
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -51,12 +53,32 @@ class NetworkSet:
         return None
 
     def contains(self, addresses: pd.Series) -> np.ndarray:
-        """Boolean array: is each address in one of the networks (nulls: False)."""
+        """Boolean array: is each address in one of the networks (nulls and non-addresses: False)."""
+        result = np.zeros(len(addresses), dtype=bool)
+        if len(addresses) == 0:
+            return result
+        try:
+            text = pa.array(addresses, type=pa.string(), from_pandas=True)
+        except (pa.ArrowException, TypeError):
+            return self._contains_slowly(addresses)
+        numbers, valid = ipv4_numbers(text)
+        for net in self.networks:
+            if net.version == 4:
+                mask, base = int(net.netmask), int(net.network_address)
+                result |= valid & ((numbers & np.uint32(mask)) == np.uint32(base))
+        rest = ~valid & ~np.asarray(text.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+        if rest.any():
+            result[rest] = self._contains_slowly(addresses[rest])
+        return result
+
+    def _contains_slowly(self, addresses: pd.Series) -> np.ndarray:
+        """Membership decided once per distinct value with `ipaddress`."""
         codes, uniques = pd.factorize(addresses, use_na_sentinel=True)
         if len(uniques) == 0:
             return np.zeros(len(addresses), dtype=bool)
         member = np.fromiter(
-            (self.find(u) is not None for u in uniques), dtype=bool, count=len(uniques)
+            (isinstance(u, str) and self.find(u) is not None for u in uniques),
+            dtype=bool, count=len(uniques),
         )
         return np.where(codes >= 0, member[codes], False)
 
@@ -65,3 +87,29 @@ class NetworkSet:
 
     def to_list(self) -> list[str]:
         return [str(n) for n in self.networks]
+
+
+def ipv4_numbers(text: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Each string as a 32-bit IPv4 number, and whether it is a dotted quad at all.
+
+    Only the strict form counts (four decimal parts of 1-3 digits, each <= 255, no leading
+    zero, as `ipaddress` requires); anything
+    else is left to `ipaddress`, so the result never differs from it for valid addresses.
+    """
+    count = len(text)
+    numbers = np.zeros(count, dtype=np.uint32)
+    valid = np.zeros(count, dtype=bool)
+    parts = pc.split_pattern(text, ".")
+    four = np.flatnonzero(pc.equal(pc.list_value_length(parts), 4).fill_null(False).to_numpy(zero_copy_only=False))
+    if len(four) == 0:
+        return numbers, valid
+    flat = pc.list_flatten(parts.take(pa.array(four)))
+    length = pc.utf8_length(flat)
+    digits = pc.and_(pc.and_(pc.utf8_is_digit(flat), pc.less_equal(length, 3)),
+                     pc.invert(pc.and_(pc.starts_with(flat, "0"), pc.greater(length, 1))))
+    octets = pc.cast(pc.if_else(digits, flat, "0"), pa.uint32()).to_numpy().reshape(-1, 4)
+    good = digits.to_numpy(zero_copy_only=False).reshape(-1, 4).all(axis=1) & (octets <= 255).all(axis=1)
+    value = (octets[:, 0] << 24) | (octets[:, 1] << 16) | (octets[:, 2] << 8) | octets[:, 3]
+    numbers[four] = value.astype(np.uint32)
+    valid[four] = good
+    return numbers, valid
