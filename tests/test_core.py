@@ -191,7 +191,8 @@ def test_suricata_events_of_one_flow_give_one_alert_at_flow_start() -> None:
     assert row["@timestamp"] == pd.Timestamp(start, unit="us", tz="UTC")
     assert row["source.bytes"] == 900
     assert row["network.protocol"] == "tls"  # filled from another event of the flow
-    assert core.connection_key(frame.iloc[3]) == core.connection_key(frame.iloc[0])
+    keys = core.connection_keys(frame)
+    assert keys.iloc[3] == keys.iloc[0]
 
 
 def test_flow_event_preferred_even_when_later() -> None:
@@ -235,9 +236,9 @@ def test_event_id_function() -> None:
 
 def test_suricata_event_id_same_for_either_direction() -> None:
     forward = alerts([eve("flow")])
-    reverse_key = core.connection_key(frame_from_rows([eve(
+    reverse_key = core.connection_keys(frame_from_rows([eve(
         "tls", source__ip="203.0.113.7", source__port=8080, destination__ip="10.1.2.3",
-        destination__port=50000)]).iloc[0])
+        destination__port=50000)])).iloc[0]
     assert forward.loc[0, "event.id"] == event_id(reverse_key)
 
 

@@ -105,57 +105,62 @@ class Adapter:
                              SourceLocation(self.path))
 
     def _every_line(self, stream: BinaryIO, progress: Progress | None) -> Iterator[tuple[int, bytes, bool]]:
+        lineno = 0
         for block in read_blocks(stream):
-            data = block.data
-            for i, line in enumerate(data.splitlines(keepends=True)):
-                yield block.first_line + i, line, line.endswith(b"\n")
-            self._lines_read = block.first_line - 1 + data.count(b"\n")
+            for line in bytes(block.data).splitlines(keepends=True):
+                lineno += 1
+                yield lineno, line, line.endswith(b"\n")
+            self._lines_read = lineno
             if progress:
-                progress(len(data))
+                progress(block.length)
 
     def _preselected_lines(self, stream: BinaryIO, prefilter: Prefilter, jobs: int,
                            progress: Progress | None) -> Iterator[tuple[int, bytes, bool]]:
         """Blocks pre-filtered in `jobs` threads; chosen lines come back in file order."""
-        pending: deque[tuple[Block, pa.Array, Future[Selection]]] = deque()
+        pending: deque[Future[tuple[pa.Array, Selection]]] = deque()
         with ThreadPoolExecutor(jobs) as pool:
-            for block in read_blocks(stream):
-                lines = lines_of(block.data)
-                # The file's first line (format check, non-conn warning) and a last line
-                # cut short (counted malformed) always go to the full parser.
-                force = [0] if block.first_line == 1 else []
-                if not block.data.endswith(b"\n"):
-                    force.append(len(lines) - 1)
-                if self.needs_main_thread(block):
-                    while pending:
-                        yield from self._chosen(*_resolved(pending.popleft()))
-                    yield from self._chosen(block, lines, self._safe_select(lines, force, prefilter))
-                else:
-                    pending.append((block, lines, pool.submit(self._safe_select, lines, force, prefilter)))
-                    while len(pending) > jobs:
-                        yield from self._chosen(*_resolved(pending.popleft()))
-                self._lines_read = block.first_line - 1 + len(lines)
-                if progress:
-                    progress(len(block.data))
+            try:
+                for block in read_blocks(stream):
+                    if self.needs_main_thread(block):
+                        while pending:
+                            yield from self._chosen(*pending.popleft().result())
+                        yield from self._chosen(*self._stage_one(block, prefilter))
+                    else:
+                        pending.append(pool.submit(self._stage_one, block, prefilter))
+                        while len(pending) > jobs:
+                            yield from self._chosen(*pending.popleft().result())
+                    if progress:
+                        progress(block.length)
+            except _READ_ERRORS:  # a broken stream still gets the blocks read before the break
+                while pending:
+                    yield from self._chosen(*pending.popleft().result())
+                raise
             while pending:
-                yield from self._chosen(*_resolved(pending.popleft()))
+                yield from self._chosen(*pending.popleft().result())
 
-    def _safe_select(self, lines: pa.Array, force: list[int], prefilter: Prefilter) -> Selection:
-        """Stage one, falling back to parsing every line when the kernels refuse the bytes."""
+    def _stage_one(self, block: Block, prefilter: Prefilter) -> tuple[pa.Array, Selection]:
+        """A block's lines and what to do with them; falls back to parsing every line
+        when the kernels refuse the bytes."""
+        lines = lines_of(block)
+        # The file's first line (format check, non-conn warning) and a last line cut
+        # short (counted malformed) always go to the full parser.
+        force = [0] if block.offset == 0 else []
+        if not block.terminated:
+            force.append(len(lines) - 1)
         try:
-            return self.select(lines, force, prefilter)
+            return lines, self.select(lines, force, prefilter)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, UnicodeDecodeError):
-            return Selection(parse=list(range(len(lines))))
+            return lines, Selection(parse=list(range(len(lines))))
 
-    def _chosen(self, block: Block, lines: pa.Array, selection: Selection) -> Iterator[tuple[int, bytes, bool]]:
+    def _chosen(self, lines: pa.Array, selection: Selection) -> Iterator[tuple[int, bytes, bool]]:
         self.stats.read += selection.filtered + selection.skipped
         self.stats.filtered += selection.filtered
         self.stats.skipped += selection.skipped
-        last = len(lines) - 1
-        unterminated = not block.data.endswith(b"\n")
+        first = self._lines_read + 1
+        self._lines_read += len(lines)
         for index in selection.parse:
             line = lines[index].as_py()
-            ends = not (unterminated and index == last)
-            yield block.first_line + index, line + b"\n" if ends else line, ends
+            yield first + index, line, line.endswith(b"\n")
 
     def _record(self, lineno: int, line: bytes, terminated: bool) -> Iterator[pd.DataFrame]:
         try:

@@ -1,7 +1,8 @@
-"""Reading logs in large line-aligned blocks, and splitting blocks into Arrow line arrays.
+"""Reading logs in large line-aligned blocks, and viewing blocks as Arrow line arrays.
 
-Blocks keep memory constant whatever the input size, and hand whole lines to Arrow
-kernels that scan them without the GIL.
+Blocks keep memory constant whatever the input size. Each block is read once into its
+own buffer and never copied again: the Arrow line array is a view of that buffer, so
+the kernels that scan it (without the GIL, in worker threads) touch the bytes in place.
 """
 
 from __future__ import annotations
@@ -10,19 +11,31 @@ import zlib
 from dataclasses import dataclass
 from typing import BinaryIO, Iterator
 
+import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 BLOCK_SIZE = 8 << 20
 
 
 @dataclass(frozen=True)
 class Block:
-    """Whole lines of a log; only the stream's very last line may lack its newline."""
+    """Whole lines of a log, the first `length` bytes of `buffer`; only the stream's very
+    last line may lack its newline."""
 
-    data: bytes
-    first_line: int
+    buffer: bytearray
+    length: int
     offset: int  # bytes of the (uncompressed) stream before this block
+
+    @property
+    def data(self) -> memoryview:
+        return memoryview(self.buffer)[: self.length]
+
+    def contains(self, needle: bytes) -> bool:
+        return self.buffer.find(needle, 0, self.length) != -1
+
+    @property
+    def terminated(self) -> bool:
+        return self.buffer[self.length - 1] == 0x0A
 
 
 def read_blocks(stream: BinaryIO, size: int = BLOCK_SIZE) -> Iterator[Block]:
@@ -31,37 +44,51 @@ def read_blocks(stream: BinaryIO, size: int = BLOCK_SIZE) -> Iterator[Block]:
     When the stream breaks (a truncated gzip), the complete lines read before the break
     are still yielded, then the error is raised.
     """
-    read = getattr(stream, "read1", stream.read)
+    # readinto1 returns what one underlying read gives, so a break loses nothing read before it.
+    readinto = getattr(stream, "readinto1", None) or stream.readinto  # type: ignore[attr-defined]
     carry = b""
-    line, offset = 1, 0
+    offset = 0
     while True:
-        pieces, total, error, eof = [carry], len(carry), None, False
+        buffer = bytearray(max(size, 2 * len(carry)))
+        buffer[: len(carry)] = carry
+        filled, error, eof = len(carry), None, False
+        view = memoryview(buffer)
         try:
-            while total < size:
-                chunk = read(size - total)
-                if not chunk:
+            while filled < len(buffer):
+                count = readinto(view[filled:])
+                if not count:
                     eof = True
                     break
-                pieces.append(chunk)
-                total += len(chunk)
+                filled += count
         except (EOFError, OSError, zlib.error) as exc:
             error = exc
-        data = b"".join(pieces)
-        cut = len(data) if eof else data.rfind(b"\n") + 1
+        view.release()
+        cut = filled if eof else buffer.rfind(b"\n", 0, filled) + 1
         if cut:
-            block, carry = data[:cut], data[cut:]
-            yield Block(block, line, offset)
-            line += block.count(b"\n")
-            offset += len(block)
+            carry = bytes(buffer[cut:filled])
+            yield Block(buffer, cut, offset)
+            offset += cut
         else:
-            carry = data
+            carry = bytes(buffer[:filled])
         if error is not None:
             raise error
         if eof:
             return
 
 
-def lines_of(data: bytes) -> pa.Array:
-    """The lines of a block as an Arrow array, without their newlines."""
-    lines = pc.split_pattern(pa.array([data], pa.large_binary()), "\n").flatten()
-    return lines.slice(0, len(lines) - 1) if data.endswith(b"\n") else lines
+def lines_of(block: Block) -> pa.Array:
+    """The lines of a block as an Arrow array viewing the block's buffer (no copy).
+
+    Each line keeps its newline (Arrow offsets are contiguous), so patterns that anchor
+    at a line's end allow an optional `\r?\n` there.
+    """
+    data = np.frombuffer(block.buffer, dtype=np.uint8, count=block.length)
+    newlines = np.flatnonzero(data == 0x0A)
+    offsets = np.empty(len(newlines) + 1 + (not block.terminated), dtype=np.int64)
+    offsets[0] = 0
+    offsets[1 : len(newlines) + 1] = newlines + 1
+    if not block.terminated:
+        offsets[-1] = block.length
+    return pa.LargeBinaryArray.from_buffers(
+        pa.large_binary(), len(offsets) - 1, [None, pa.py_buffer(offsets), pa.py_buffer(block.buffer)]
+    )

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
+
+import orjson
 
 
 def load_object(line: bytes) -> dict[str, Any] | None:
@@ -13,8 +14,8 @@ def load_object(line: bytes) -> dict[str, Any] | None:
     if not line.strip():
         return None
     try:
-        obj = json.loads(line)
-    except (ValueError, RecursionError) as exc:
+        obj = orjson.loads(line)
+    except (orjson.JSONDecodeError, RecursionError) as exc:
         raise ValueError(f"not valid JSON ({str(exc)[:80]})") from None
     if not isinstance(obj, dict):
         raise ValueError("JSON value is not an object")

@@ -61,33 +61,41 @@ def as_text(values: pa.Array) -> pa.Array:
     return pc.cast(values, pa.large_string())
 
 
+def _cell(values: pa.Array) -> pa.Array:
+    """A cell as text without the line end it may carry (the last column of a line)."""
+    return pc.utf8_rtrim(as_text(values), "\r\n")
+
+
 def partial_frame(transport: pa.Array, source: pa.Array, destination: pa.Array,
                   port: pa.Array) -> pd.DataFrame:
     """The four ECS columns the rule reads, from text cells (a bad port becomes null)."""
-    port = as_text(port)
+    port = _cell(port)
     digits = pc.and_(pc.utf8_is_digit(port), pc.less_equal(pc.utf8_length(port), 5))
     number = pc.cast(pc.if_else(digits, port, pa.scalar(None, pa.large_string())), pa.int64())
     columns = {
-        "network.transport": pc.utf8_lower(as_text(transport)),
-        "source.ip": as_text(source),
-        "destination.ip": as_text(destination),
+        "network.transport": pc.utf8_lower(_cell(transport)),
+        "source.ip": _cell(source),
+        "destination.ip": _cell(destination),
         "destination.port": number,
     }
     return pd.DataFrame({k: pd.arrays.ArrowExtensionArray(v) for k, v in columns.items()})
 
 
-def json_field(lines: pa.Array, key: str, number: bool = False) -> tuple[pa.Array, np.ndarray]:
+def json_field(lines: pa.Array, key: str, number: bool = False, within: str | None = None,
+               times: int = 1) -> tuple[pa.Array, np.ndarray]:
     """The value of `key` in each JSON line, and whether it was read with certainty.
 
-    Certain means the key occurs exactly once and its value is a plain string (or
-    number) without escapes; anything else is left to the full JSON parser.
+    Certain means the key occurs exactly `times` times and its value is a plain string
+    (or number) without escapes; anything else is left to the full JSON parser. With
+    `within`, the key is looked for inside that flat object (`"flow": {...}`).
     """
     quoted = f'"{key}"'
     value = r'"?(?P<v>[0-9]+)' if number else r'"(?P<v>[^"\\]*)"'
-    found = pc.extract_regex(lines, quoted.replace(".", r"\.") + r"\s*:\s*" + value)
+    scope = rf'"{within}"\s*:\s*\{{[^{{}}]*' if within else ""
+    found = pc.extract_regex(lines, scope + quoted.replace(".", r"\.") + r"\s*:\s*" + value)
     values = pc.struct_field(found, "v")
-    once = pc.equal(pc.count_substring(lines, quoted), 1)
-    sure = pc.and_(once, pc.is_valid(values)).fill_null(False).to_numpy(zero_copy_only=False)
+    counted = pc.equal(pc.count_substring(lines, quoted), times)
+    sure = pc.and_(counted, pc.is_valid(values)).fill_null(False).to_numpy(zero_copy_only=False)
     return values, sure
 
 
@@ -100,9 +108,14 @@ def records_of(lines: pa.Array, force: list[int], not_records: np.ndarray) -> tu
 
 
 def select_json(lines: pa.Array, force: list[int], prefilter: Prefilter,
-                keys: tuple[str, str, str, str]) -> Selection:
+                keys: tuple[str, str, str, str], initiator_object: str | None = None) -> Selection:
     """Stage one for JSON lines whose 4-tuple sits under `keys` (transport, source,
-    destination, destination port)."""
+    destination, destination port).
+
+    With `initiator_object` (eve's "flow"), a line whose source, destination and port
+    keys appear twice, once inside that object, is judged on the object's values: they
+    name the connection's initiator, as the full parser reads them.
+    """
     transport_key, source_key, destination_key, port_key = keys
     records, forced = records_of(lines, force, blank_lines(lines))
     escaped_key = port_key.replace(".", r"\.")
@@ -114,7 +127,17 @@ def select_json(lines: pa.Array, force: list[int], prefilter: Prefilter,
         source, sure_s = json_field(text, source_key)
         destination, sure_d = json_field(text, destination_key)
         port, sure_p = json_field(text, port_key, number=True)
+        sure = sure_t & sure_s & sure_d & sure_p
+        if initiator_object:
+            twice = [json_field(text, k, k == port_key, initiator_object, 2)
+                     for k in (source_key, destination_key, port_key)]
+            inner = twice[0][1] & twice[1][1] & twice[2][1] & sure_t
+            source, destination, port = (
+                pa.array(np.where(inner, t[0].to_numpy(zero_copy_only=False), o.to_numpy(zero_copy_only=False)),
+                         pa.large_string())
+                for t, o in zip(twice, (source, destination, port))
+            )
+            sure |= inner
         keep = prefilter.keep(partial_frame(transport, source, destination, port))
-        chosen = keep | ~(sure_t & sure_s & sure_d & sure_p)
-        parse.update(candidates[chosen].tolist())
+        parse.update(candidates[keep | ~sure].tolist())
     return Selection(parse=sorted(parse), filtered=records - len(parse))

@@ -26,8 +26,8 @@ class SuricataAdapter(Adapter):
     dataset = "suricata.eve"
 
     def select(self, lines: pa.Array, force: list[int], prefilter: Prefilter) -> Selection:
-        # Suricata 7's flow.src_ip/dest_port repeat the keys: such events go to the parser.
-        return select_json(lines, force, prefilter, ("proto", "src_ip", "dest_ip", "dest_port"))
+        return select_json(lines, force, prefilter, ("proto", "src_ip", "dest_ip", "dest_port"),
+                           initiator_object="flow")
 
     def parse(self, lineno: int, line: bytes, terminated: bool) -> dict[str, Any] | None:
         event = load_object(line)

@@ -124,7 +124,7 @@ class ZeekTSVAdapter(Adapter):
     # -- fast path ------------------------------------------------------------------
     def needs_main_thread(self, block: Block) -> bool:
         """Header lines change the layout, so blocks that may hold one stay in order."""
-        return b"#" in block.data
+        return block.contains(b"#")
 
     def select(self, lines: pa.Array, force: list[int], prefilter: Prefilter) -> Selection:
         headers = matching(lines, r"^\s*#")
@@ -154,7 +154,7 @@ class ZeekTSVAdapter(Adapter):
             everything = np.setdiff1d(np.arange(len(lines)), blank_lines(lines))
             return Selection(parse=everything.tolist())
         sep = re.escape(self.separator)
-        candidates = matching(lines, rf"(?:^|{sep}){prefilter.port_pattern}(?:{sep}|\r?$)")
+        candidates = matching(lines, rf"(?:^|{sep}){prefilter.port_pattern}(?:{sep}|\r?\n?$)")
         parse = set(forced)
         if len(candidates):
             cells = pc.split_pattern(lines.take(pa.array(candidates)), self.separator)

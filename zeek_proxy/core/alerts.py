@@ -24,21 +24,30 @@ if TYPE_CHECKING:  # config imports core.networks; only the type is needed here
 _ID_NAMESPACE = uuid.UUID("6f0b3c8e-52a4-4c59-9a57-0d7c1f0e2a91")
 
 
-def _endpoint(ip: object, port: object) -> str:
-    return f"{ip}:{'' if pd.isna(port) else int(port)}"  # type: ignore[arg-type]
+def _text(column: pd.Series) -> pd.Series:
+    """A column as strings, nulls as ""."""
+    return column.astype("string").fillna("").astype(object)
 
 
-def connection_key(row: pd.Series) -> str:
-    """The identity of the connection a record describes (stable across runs and files)."""
-    if isinstance(row["zeek.session_id"], str) and row["zeek.session_id"]:
-        return f"zeek|{row['zeek.session_id']}"
-    ends = sorted(
-        (_endpoint(row["source.ip"], row["source.port"]),
-         _endpoint(row["destination.ip"], row["destination.port"]))
-    )
-    if not pd.isna(row["suricata.eve.flow_id"]):
-        return f"suricata|{int(row['suricata.eve.flow_id'])}|{row['network.transport']}|{ends[0]}|{ends[1]}"
-    return f"flow|{row['network.transport']}|{ends[0]}|{ends[1]}|{row['@timestamp'].value}"
+def connection_keys(frame: pd.DataFrame) -> pd.Series:
+    """The identity of the connection each record describes (stable across runs and files).
+
+    Zeek: `zeek|uid`. Suricata: `suricata|flow_id|transport|end|end`, the two ends
+    sorted so that events logged in either direction agree. Otherwise the ends and time.
+    """
+    if frame.empty:
+        return pd.Series([], index=frame.index, dtype=object)
+    transport = _text(frame["network.transport"])
+    a = _text(frame["source.ip"]) + ":" + _text(frame["source.port"])
+    b = _text(frame["destination.ip"]) + ":" + _text(frame["destination.port"])
+    low, high = a.where(a <= b, b), b.where(a <= b, a)
+    ends = transport + "|" + low + "|" + high
+    session = frame["zeek.session_id"]
+    has_session = session.notna() & session.astype(object).ne("")
+    has_flow = frame["suricata.eve.flow_id"].notna()
+    stamp = frame["@timestamp"].astype("int64").astype(str)
+    key = ("flow|" + ends + "|" + stamp).where(~has_flow, "suricata|" + _text(frame["suricata.eve.flow_id"]) + "|" + ends)
+    return ("zeek|" + session.astype(object).where(has_session, "")).where(has_session, key)
 
 
 def event_id(key: str, rule_id: str = RULE.id) -> str:
@@ -55,7 +64,7 @@ def collapse(hits: pd.DataFrame) -> pd.DataFrame:
     """
     if hits.empty:
         return hits.assign(_key=pd.Series(dtype=object))
-    keys = hits.apply(connection_key, axis=1)
+    keys = connection_keys(hits)
     preference = np.select(
         [hits["suricata.eve.event_type"].eq("flow").to_numpy(dtype=bool),
          hits["event.start"].notna().to_numpy()],
