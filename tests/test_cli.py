@@ -104,7 +104,7 @@ def test_other_inputs_still_scanned_when_one_is_missing(tmp_path: Path) -> None:
 
 def test_malformed_counted_or_strict_exit_3(tmp_path: Path) -> None:
     lines = Path(CONN).read_text().splitlines(keepends=True)
-    lines[10] = "garbage\t8080\tline\n"  # a proxy port in it: the pre-filter passes it on
+    lines[10] = "1.0\tCx\t10.0.0.1\t5\t8.8.8.8\t8080\ttcp\n"  # a proxy port: the pre-filter passes it on
     bad = tmp_path / "conn.log"
     bad.write_text("".join(lines))
     counted = run("scan", "--stats", str(bad))
@@ -112,7 +112,7 @@ def test_malformed_counted_or_strict_exit_3(tmp_path: Path) -> None:
     assert "malformed" in counted.stderr and f"{bad}: 1 malformed record(s) skipped, first: line 11" in counted.stderr
     strict = run("scan", "--strict", str(bad))
     assert strict.exit_code == 3
-    assert strict.stderr == f"Error: {bad}:11: malformed record: 3 fields where #fields names 21\n"
+    assert strict.stderr == f"Error: {bad}:11: malformed record: 7 fields where #fields names 21\n"
 
 
 def test_lines_without_a_proxy_port_are_filtered_not_parsed(tmp_path: Path) -> None:

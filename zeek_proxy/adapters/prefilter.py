@@ -11,6 +11,7 @@ only, and ask `keep`. A line is dropped only when that is certain: anything unus
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Callable
 
@@ -81,24 +82,21 @@ def partial_frame(transport: pa.Array, source: pa.Array, destination: pa.Array,
     return pd.DataFrame({k: pd.arrays.ArrowExtensionArray(v) for k, v in columns.items()})
 
 
-def json_field(lines: pa.Array, key: str, number: bool = False, within: str | None = None,
-               times: int = 1) -> tuple[pa.Array, np.ndarray]:
-    """The value of `key` in each JSON line, and whether it was read with certainty.
-
-    Certain means the key occurs exactly `times` times and its value is a plain string
-    (or number) without escapes; anything else is left to the full JSON parser. With
-    `within`, the key is looked for inside that flat object (`"flow": {...}`).
-    """
-    quoted = f'"{key}"'
+def json_field(lines: pa.Array, key: str, number: bool = False, within: str | None = None) -> pa.Array:
+    """The first value of `key` in each JSON line, null unless it is a plain string (or
+    number) without escapes. With `within`, the key is looked for inside that flat
+    object (`"flow": {...}`)."""
     value = r'"?(?P<v>[0-9]+)' if number else r'"(?P<v>[^"\\]*)"'
     scope = rf'"{within}"\s*:\s*\{{[^{{}}]*' if within else ""
-    found = pc.extract_regex(lines, scope + quoted.replace(".", r"\.") + r"\s*:\s*" + value)
-    values = pc.struct_field(found, "v")
-    counted = pc.equal(pc.count_substring(lines, quoted), times)
-    sure = pc.and_(counted, pc.is_valid(values)).fill_null(False).to_numpy(zero_copy_only=False)
-    return values, sure
+    found = pc.extract_regex(lines, scope + f'"{re.escape(key)}"' + r"\s*:\s*" + value)
+    return pc.struct_field(found, "v")
 
 
+def _valid(*arrays: pa.Array) -> np.ndarray:
+    valid = np.ones(len(arrays[0]), dtype=bool)
+    for array in arrays:
+        valid &= array.is_valid().to_numpy(zero_copy_only=False)
+    return valid
 
 
 def records_of(lines: pa.Array, force: list[int], not_records: np.ndarray) -> tuple[int, list[int]]:
@@ -112,32 +110,42 @@ def select_json(lines: pa.Array, force: list[int], prefilter: Prefilter,
     """Stage one for JSON lines whose 4-tuple sits under `keys` (transport, source,
     destination, destination port).
 
-    With `initiator_object` (eve's "flow"), a line whose source, destination and port
-    keys appear twice, once inside that object, is judged on the object's values: they
-    name the connection's initiator, as the full parser reads them.
+    Values are certain only when each key occurs once in the line (a census of the four
+    keys counts 4). With `initiator_object` (eve's "flow"), a line where that object
+    repeats the source, destination and port keys (a census of 7) is judged on the
+    object's values: they name the connection's initiator, as the full parser reads them.
     """
     transport_key, source_key, destination_key, port_key = keys
     records, forced = records_of(lines, force, blank_lines(lines))
-    escaped_key = port_key.replace(".", r"\.")
-    candidates = matching(lines, rf'"{escaped_key}"\s*:\s*"?{prefilter.port_pattern}\b')
+    candidates = matching(lines, rf'"{re.escape(port_key)}"\s*:\s*"?{prefilter.port_pattern}\b')
     parse = set(forced)
     if len(candidates):
         text = as_text(lines.take(pa.array(candidates)))
-        transport, sure_t = json_field(text, transport_key)
-        source, sure_s = json_field(text, source_key)
-        destination, sure_d = json_field(text, destination_key)
-        port, sure_p = json_field(text, port_key, number=True)
-        sure = sure_t & sure_s & sure_d & sure_p
-        if initiator_object:
-            twice = [json_field(text, k, k == port_key, initiator_object, 2)
-                     for k in (source_key, destination_key, port_key)]
-            inner = twice[0][1] & twice[1][1] & twice[2][1] & sure_t
-            source, destination, port = (
-                pa.array(np.where(inner, t[0].to_numpy(zero_copy_only=False), o.to_numpy(zero_copy_only=False)),
-                         pa.large_string())
-                for t, o in zip(twice, (source, destination, port))
-            )
-            sure |= inner
-        keep = prefilter.keep(partial_frame(transport, source, destination, port))
+        census = pc.count_substring_regex(text, '"(?:' + "|".join(re.escape(k) for k in keys) + ')"')
+        census = census.to_numpy(zero_copy_only=False)
+        transport = json_field(text, transport_key)
+        tuple_ = [json_field(text, source_key), json_field(text, destination_key),
+                  json_field(text, port_key, number=True)]
+        sure = (census == 4) & _valid(transport, *tuple_)
+        if initiator_object and (census == 7).any():
+            repeated = np.flatnonzero(census == 7)
+            subset = text.take(pa.array(repeated))
+            inner = [json_field(subset, source_key, within=initiator_object),
+                     json_field(subset, destination_key, within=initiator_object),
+                     json_field(subset, port_key, number=True, within=initiator_object)]
+            inner_ok = _valid(*inner) & transport.take(pa.array(repeated)).is_valid().to_numpy(zero_copy_only=False)
+            tuple_ = [_replace(outer, repeated[inner_ok], value.filter(pa.array(inner_ok)))
+                      for outer, value in zip(tuple_, inner)]
+            sure[repeated[inner_ok]] = True
+        keep = prefilter.keep(partial_frame(transport, *tuple_))
         parse.update(candidates[keep | ~sure].tolist())
     return Selection(parse=sorted(parse), filtered=records - len(parse))
+
+
+def _replace(values: pa.Array, positions: np.ndarray, replacement: pa.Array) -> pa.Array:
+    """`values` with the items at `positions` replaced."""
+    if len(positions) == 0:
+        return values
+    out = values.to_numpy(zero_copy_only=False).copy()
+    out[positions] = replacement.to_numpy(zero_copy_only=False)
+    return pa.array(out, type=values.type)

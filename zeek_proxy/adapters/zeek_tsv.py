@@ -154,7 +154,11 @@ class ZeekTSVAdapter(Adapter):
             everything = np.setdiff1d(np.arange(len(lines)), blank_lines(lines))
             return Selection(parse=everything.tolist())
         sep = re.escape(self.separator)
-        candidates = matching(lines, rf"(?:^|{sep}){prefilter.port_pattern}(?:{sep}|\r?\n?$)")
+        if len(self.separator) == 1:  # anchored at the port's column: most of a line is never read
+            before = rf"^(?:[^{sep}\n]*{sep}){{{self.index['id.resp_p']}}}"
+        else:
+            before = rf"(?:^|{sep})"
+        candidates = matching(lines, rf"{before}{prefilter.port_pattern}(?:{sep}|\r?\n?$)")
         parse = set(forced)
         if len(candidates):
             cells = pc.split_pattern(lines.take(pa.array(candidates)), self.separator)
