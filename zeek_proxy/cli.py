@@ -18,7 +18,8 @@ from zeek_proxy.adapters.sniff import FORMATS
 from zeek_proxy.emit import EMITTERS, ECSEventEmitter
 from zeek_proxy.errors import ZeekProxyError
 from zeek_proxy.output import open_output, refuse_inputs
-from zeek_proxy.scan import read_frames, scan as run_scan
+from zeek_proxy.progress import Progress
+from zeek_proxy.scan import input_size, read_frames, scan as run_scan
 from zeek_proxy.core import fill_community_id
 from zeek_proxy.stats import InputStats, render
 
@@ -53,9 +54,17 @@ def input_options(command: Callable[..., Any]) -> Callable[..., Any]:
                      help="Stop with exit 3 at the first malformed record instead of counting it."),
         click.option("--stats/--no-stats", default=None,
                      help="Per-input counts on stderr [default: on when stderr is a terminal]."),
+        click.option("--progress/--no-progress", default=None,
+                     help="A progress line on stderr [default: on when stderr is a terminal]."),
     )):
         command = option(command)
     return command
+
+
+def _progress(flag: bool | None, paths: list[str]) -> Progress | None:
+    if not (flag if flag is not None else sys.stderr.isatty()):
+        return None
+    return Progress(*input_size(paths))
 
 
 def _finish(stats_flag: bool | None, inputs: list[InputStats], errors: list[ZeekProxyError]) -> None:
@@ -85,8 +94,11 @@ def cli() -> None:
 @click.option("-t", "--to", "to", type=click.Choice(sorted(EMITTERS)), default="ecs",
               show_default=True, help="Output format.")
 @click.option("--fail-on-alert", is_flag=True, help="Exit 1 when at least one alert was produced.")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Threads that pre-filter raw lines [default: all cores].")
 def scan(paths: tuple[str, ...], input_format: str, output: str, strict: bool,
-         stats: bool | None, to: str, fail_on_alert: bool) -> None:
+         stats: bool | None, progress: bool | None, to: str, fail_on_alert: bool,
+         jobs: int | None) -> None:
     """Scan logs and write one alert per matching connection.
 
     PATH is a file, a folder (searched for *conn*.log* and *eve*.json*), a glob, or -
@@ -100,7 +112,13 @@ def scan(paths: tuple[str, ...], input_format: str, output: str, strict: bool,
     inputs = list(paths) or ["-"]
     try:
         refuse_inputs(output, inputs)
-        result = run_scan(inputs, input_format=input_format, strict=strict)
+        meter = _progress(progress, inputs)
+        try:
+            result = run_scan(inputs, input_format=input_format, strict=strict, jobs=jobs,
+                              progress=meter)
+        finally:
+            if meter:
+                meter.close()
         with open_output(output) as out:
             emitter = EMITTERS[to](out)
             emitter.begin()
@@ -116,7 +134,7 @@ def scan(paths: tuple[str, ...], input_format: str, output: str, strict: bool,
 @cli.command()
 @input_options
 def normalize(paths: tuple[str, ...], input_format: str, output: str, strict: bool,
-              stats: bool | None) -> None:
+              stats: bool | None, progress: bool | None) -> None:
     """Write every connection record as an ECS document (NDJSON), without the rule.
 
     \b
@@ -128,10 +146,16 @@ def normalize(paths: tuple[str, ...], input_format: str, output: str, strict: bo
     errors: list[ZeekProxyError] = []
     try:
         refuse_inputs(output, inputs)
+        meter = _progress(progress, inputs)
         with open_output(output) as out:
             emitter = ECSEventEmitter(out)
-            for frame in read_frames(inputs, input_format, strict, counts, errors):  # type: ignore[arg-type]
-                emitter.write(fill_community_id(frame))
+            frames = read_frames(inputs, input_format, strict, counts, errors, progress=meter)  # type: ignore[arg-type]
+            try:
+                for frame in frames:
+                    emitter.write(fill_community_id(frame))
+            finally:
+                if meter:
+                    meter.close()
     except ZeekProxyError as exc:
         raise CLIError(exc) from None
     _finish(stats, counts, errors)

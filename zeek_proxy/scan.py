@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import logging
 import os
-from functools import partial
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Iterator
 
 import pandas as pd
@@ -20,6 +20,7 @@ from zeek_proxy.adapters.prefilter import Prefilter
 from zeek_proxy.adapters.sniff import choose
 from zeek_proxy.config import DEFAULT_SETTINGS, Settings
 from zeek_proxy.errors import InputError, MalformedRecordError, SourceLocation
+from zeek_proxy.progress import Progress
 from zeek_proxy.schema import empty_frame
 from zeek_proxy.stats import InputStats
 
@@ -38,7 +39,7 @@ class ScanResult:
 def read_frames(
     paths: list[str], input_format: str = "auto", strict: bool = False,
     inputs: list[InputStats] | None = None, errors: list[InputError] | None = None,
-    prefilter: Prefilter | None = None, jobs: int = 1,
+    prefilter: Prefilter | None = None, jobs: int = 1, progress: Progress | None = None,
 ) -> Iterator[pd.DataFrame]:
     """ECS frames of the records in `paths`, input after input.
 
@@ -55,17 +56,33 @@ def read_frames(
         stats = InputStats(path)
         inputs.append(stats)
         try:
-            with open_log(path) as (stream, start):
-                adapter_class = choose(start, input_format)
+            with open_log(path) as log:
+                adapter_class = choose(log.head, input_format)
                 if adapter_class is None:
                     raise InputError("not a Zeek or Suricata log (format not recognised)",
                                      SourceLocation(path))
                 adapter: Adapter = adapter_class(path, stats, strict=strict)
-                yield from adapter.frames(stream, prefilter, jobs)
+                tick = (lambda _: progress.update(log.position(), inputs)) if progress else None
+                yield from adapter.frames(log.stream, prefilter, jobs, tick)
         except MalformedRecordError:
             raise
         except InputError as exc:
             errors.append(exc)
+        if progress:
+            progress.file_done(_size(path))
+
+
+def _size(path: str) -> int:
+    try:
+        return os.path.getsize(path) if path != "-" else 0
+    except OSError:
+        return 0
+
+
+def input_size(paths: list[str]) -> tuple[int, int]:
+    """Total bytes and number of the files `paths` stand for (for progress)."""
+    files = expand(paths).files
+    return sum(_size(f) for f in files), len(files)
 
 
 def rule_prefilter(settings: Settings) -> Prefilter:
@@ -76,6 +93,7 @@ def rule_prefilter(settings: Settings) -> Prefilter:
 def scan(
     paths: list[str], settings: Settings = DEFAULT_SETTINGS, input_format: str = "auto",
     strict: bool = False, jobs: int | None = None, prefilter: bool = True,
+    progress: Progress | None = None,
 ) -> ScanResult:
     """Run the rule over every record of `paths`.
 
@@ -87,6 +105,7 @@ def scan(
         jobs: threads that pre-filter raw lines (default: all cores).
         prefilter: drop lines that cannot match before parsing them (the same alerts,
             much faster); False parses, and so validates, every record.
+        progress: a meter to update as the scan goes.
 
     Returns:
         A ScanResult; its `errors` are input errors (missing paths, broken files) that
@@ -99,7 +118,7 @@ def scan(
     hits: list[pd.DataFrame] = []
     jobs = jobs or os.cpu_count() or 1
     frames = read_frames(paths, input_format, strict, result.inputs, result.errors,
-                         rule_prefilter(settings) if prefilter else None, jobs)
+                         rule_prefilter(settings) if prefilter else None, jobs, progress)
     for frame in frames:
         selected = core.select(frame, settings)
         result.inputs[-1].matched += len(selected)

@@ -15,6 +15,7 @@ import numpy as np
 import pyarrow as pa
 
 BLOCK_SIZE = 8 << 20
+READ_SIZE = 64 << 10  # per read: a decompressor that breaks loses at most this much
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ def read_blocks(stream: BinaryIO, size: int = BLOCK_SIZE) -> Iterator[Block]:
         view = memoryview(buffer)
         try:
             while filled < len(buffer):
-                count = readinto(view[filled:])
+                count = readinto(view[filled : filled + READ_SIZE])
                 if not count:
                     eof = True
                     break

@@ -89,20 +89,41 @@ def head(stream: io.BufferedReader, size: int = 64 * 1024) -> bytes:
         return b""
 
 
+@dataclass
+class OpenLog:
+    """An open log: its text as a binary stream, its first bytes for sniffing, and the
+    raw file underneath (for progress: how far into the file we are)."""
+
+    stream: BinaryIO
+    head: bytes
+    raw: BinaryIO
+
+    def position(self) -> int:
+        try:
+            return self.raw.tell()
+        except OSError:  # stdin, pipes
+            return 0
+
+
+def _gunzip(raw: BinaryIO) -> BinaryIO:
+    """A decompressing stream: ISA-L's igzip (several times faster) when installed."""
+    try:
+        from isal import igzip
+    except ImportError:  # pragma: no cover - isal is a dependency, but not on every platform
+        return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
+    return igzip.IGzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
+
+
 @contextmanager
-def open_log(path: str) -> Iterator[tuple[BinaryIO, bytes]]:
-    """The log's text as a binary stream (gunzipped when it starts with gzip magic), and
-    its first bytes for format sniffing."""
+def open_log(path: str) -> Iterator[OpenLog]:
+    """The log at `path` ("-" is stdin), gunzipped when it starts with gzip magic."""
     try:
         raw = io.BufferedReader(sys.stdin.buffer, BUFFER) if path == STDIN else open(path, "rb", buffering=BUFFER)
     except OSError as exc:
         raise InputError(f"cannot open: {exc.strerror or exc}", SourceLocation(path)) from None
     try:
         start = head(raw)
-        if is_gzip(raw):
-            yield gzip.GzipFile(fileobj=raw, mode="rb"), start  # type: ignore[misc]
-        else:
-            yield raw, start
+        yield OpenLog(_gunzip(raw) if is_gzip(raw) else raw, start, raw)
     finally:
         if path != STDIN:
             raw.close()

@@ -47,9 +47,29 @@ class Selection:
     skipped: int = 0  # records of a log that is not a conn log, never parsed
 
 
+_SPACE = np.frombuffer(b" \t\r\n\x0b\x0c", dtype=np.uint8)
+
+
+def lines_starting_with(lines: pa.Array, first_bytes: bytes | np.ndarray) -> np.ndarray:
+    """Indices of non-empty lines whose first byte is one of `first_bytes` (numpy on the
+    offsets and the buffer: no kernel has to read the lines)."""
+    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)[lines.offset : lines.offset + len(lines) + 1]
+    data = np.frombuffer(lines.buffers()[2], dtype=np.uint8)
+    starts, ends = offsets[:-1], offsets[1:]
+    nonempty = np.flatnonzero(ends > starts)
+    wanted = np.frombuffer(first_bytes, dtype=np.uint8) if isinstance(first_bytes, bytes) else first_bytes
+    return nonempty[np.isin(data[starts[nonempty]], wanted)]
+
+
 def blank_lines(lines: pa.Array) -> np.ndarray:
-    """Indices of lines holding only white space."""
-    return np.flatnonzero(pc.match_substring_regex(lines, r"^\s*$").to_numpy(zero_copy_only=False))
+    """Indices of lines holding only white space (empty ones included)."""
+    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)[lines.offset : lines.offset + len(lines) + 1]
+    empty = np.flatnonzero(offsets[1:] == offsets[:-1])
+    spaced = lines_starting_with(lines, _SPACE)
+    if len(spaced):
+        maybe = lines.take(pa.array(spaced))
+        spaced = spaced[pc.match_substring_regex(maybe, r"^\s*$").to_numpy(zero_copy_only=False)]
+    return np.union1d(empty, spaced)
 
 
 def matching(lines: pa.Array, pattern: str) -> np.ndarray:

@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 from zeek_proxy.adapters.base import Adapter, decode
 from zeek_proxy.adapters.blocks import Block
 from zeek_proxy.adapters.prefilter import (
-    Prefilter, Selection, blank_lines, matching, partial_frame, records_of,
+    Prefilter, Selection, blank_lines, lines_starting_with, matching, partial_frame, records_of,
 )
 from zeek_proxy.adapters.zeek_conn import conn_row, is_conn_path, looks_like_conn
 
@@ -127,7 +127,8 @@ class ZeekTSVAdapter(Adapter):
         return block.contains(b"#")
 
     def select(self, lines: pa.Array, force: list[int], prefilter: Prefilter) -> Selection:
-        headers = matching(lines, r"^\s*#")
+        maybe = lines_starting_with(lines, b"# \t")
+        headers = maybe[matching(lines.take(pa.array(maybe)), r"^\s*#")] if len(maybe) else maybe
         if len(headers) == 0:
             return self._select_segment(lines, force, prefilter)
         total = Selection(parse=[])

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, TextIO
 
+import numpy as np
 import pandas as pd
 
 
@@ -36,15 +37,17 @@ def python_values(series: pd.Series) -> list[Any]:
     """A column as plain Python values, nulls as None (json and csv can take these)."""
     if pd.api.types.is_datetime64_any_dtype(series.dtype):
         return [None if pd.isna(v) else v for v in series]
-    if isinstance(series.dtype, pd.Int64Dtype):
-        return [None if v is pd.NA else int(v) for v in series]
-    return [None if v is None or v is pd.NA or (isinstance(v, float) and v != v) else v for v in series]
+    values = series.to_numpy(dtype=object, na_value=None, copy=True)
+    if series.dtype == object:
+        values[pd.isna(values)] = None
+    return values.tolist()
 
 
 def iso_times(series: pd.Series) -> list[str | None]:
     """ISO 8601 UTC with microseconds, e.g. 2018-11-02T00:05:37.618695Z."""
-    text = series.dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    return [None if pd.isna(v) else v for v in text]
+    micros = series.to_numpy(dtype="datetime64[us]")
+    text = np.char.add(np.datetime_as_string(micros, unit="us"), "Z")
+    return [None if t == "NaTZ" else str(t) for t in text.tolist()]
 
 
 def epoch_seconds(series: pd.Series) -> list[str | None]:

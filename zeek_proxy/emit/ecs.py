@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timezone
 from typing import Any
 
+import orjson
 import pandas as pd
 
 from zeek_proxy.core.rule import RULE
@@ -18,15 +18,18 @@ _NOT_COPIED = {"@timestamp", "_key"}
 
 def nest(flat: dict[str, Any]) -> dict[str, Any]:
     """{"a.b": 1} -> {"a": {"b": 1}}; None values are left out."""
+    return _nest_paths([(key.split("."), value) for key, value in flat.items()])
+
+
+def _nest_paths(items: list[tuple[list[str], Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for key, value in flat.items():
+    for path, value in items:
         if value is None:
             continue
-        *parents, leaf = key.split(".")
         node = out
-        for part in parents:
+        for part in path[:-1]:
             node = node.setdefault(part, {})
-        node[leaf] = value
+        node[path[-1]] = value
     return out
 
 
@@ -70,14 +73,19 @@ def documents(frame: pd.DataFrame, alert: bool = True) -> list[dict[str, Any]]:
     if alert:
         created = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         constant.update(_rule_fields(created))
+    constant_items = [(key.split("."), value) for key, value in constant.items()]
+    names = [name for name in columns if name != "@timestamp"]
+    paths = [name.split(".") for name in names]
+    stamps = columns["@timestamp"]
+    sources, destinations = columns.get("source.ip"), columns.get("destination.ip")
+    table = [columns[name] for name in names]
     docs = []
-    for i in range(len(frame)):
-        flat = {"@timestamp": columns["@timestamp"][i], **constant}
-        flat.update({name: values[i] for name, values in columns.items()})
-        flat["related.ip"] = list(dict.fromkeys(
-            ip for ip in (flat.get("source.ip"), flat.get("destination.ip")) if ip
-        ))
-        docs.append(nest(flat))
+    for i, row in enumerate(zip(*table)):
+        related = [ip for ip in (sources[i] if sources else None,
+                                 destinations[i] if destinations else None) if ip]
+        items = [(["@timestamp"], stamps[i]), *constant_items, *zip(paths, row),
+                 (["related", "ip"], list(dict.fromkeys(related)))]
+        docs.append(_nest_paths(items))
     return docs
 
 
@@ -87,9 +95,9 @@ class ECSEmitter(Emitter):
     alert = True
 
     def write(self, alerts: pd.DataFrame) -> None:
-        for doc in documents(alerts, alert=self.alert):
-            self.out.write(json.dumps(doc, separators=(",", ":"), ensure_ascii=False))
-            self.out.write("\n")
+        lines = [orjson.dumps(doc).decode("utf-8") for doc in documents(alerts, alert=self.alert)]
+        if lines:
+            self.out.write("\n".join(lines) + "\n")
 
 
 class ECSEventEmitter(ECSEmitter):
