@@ -213,3 +213,18 @@ def test_output_to_a_device_or_pipe_is_written_in_place(tmp_path: Path) -> None:
     assert len(received[0].splitlines()) == 5
     assert run("scan", "-o", os.devnull, CONN).exit_code == 0
     assert stat.S_ISCHR(os.stat(os.devnull).st_mode)
+
+
+def test_progress_only_when_asked_or_on_a_terminal() -> None:
+    shown = run("scan", "--progress", str(FIXTURES))
+    assert "records/s" in shown.stderr and "left" in shown.stderr
+    assert shown.stderr.endswith("\r\x1b[2K")  # the line is erased at the end
+    assert run("scan", str(FIXTURES)).stderr == ""  # CliRunner's stderr is no terminal
+    assert run("scan", "--no-progress", str(FIXTURES)).stderr == ""
+
+
+def test_jobs_do_not_change_the_alerts() -> None:
+    one = ndjson(run("scan", "-j", "1", str(FIXTURES)).stdout)
+    two = ndjson(run("scan", "--jobs", "2", str(FIXTURES)).stdout)
+    assert [a["event"]["id"] for a in one] == [a["event"]["id"] for a in two]
+    assert run("scan", "-j", "0", CONN).exit_code == 2

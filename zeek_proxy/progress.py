@@ -23,11 +23,11 @@ class Progress:
     Redrawn at most every `interval` seconds; `close()` erases the line.
     """
 
-    def __init__(self, total_bytes: int, total_files: int, out: TextIO = sys.stderr,
+    def __init__(self, total_bytes: int, total_files: int, out: TextIO | None = None,
                  interval: float = 0.5) -> None:
         self.total_bytes = max(total_bytes, 1)
         self.total_files = total_files
-        self.out = out
+        self.out = out or sys.stderr
         self.interval = interval
         self.started = time.monotonic()
         self.last_draw = 0.0

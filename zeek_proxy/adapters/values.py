@@ -88,8 +88,18 @@ def count(value: object, what: str) -> int | None:
     return number
 
 
-@lru_cache(maxsize=1 << 16)
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_CANONICAL_IPV4 = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
+
+
 def _canonical(text: str) -> str | None:
+    if _CANONICAL_IPV4.fullmatch(text):  # already canonical: most addresses, at regex speed
+        return text
+    return _canonical_slowly(text)
+
+
+@lru_cache(maxsize=1 << 16)
+def _canonical_slowly(text: str) -> str | None:
     ip = parse_address(text.strip())
     if ip is None:
         return None
