@@ -99,6 +99,7 @@ PANDAS_EXCLUDED = r"^(?:10|127|192\.168|172\.(?:1[6-9]|2[0-9]|3[01]))\."
 DUCKDB_CODE = """\
 import sys, duckdb
 con = duckdb.connect()
+con.execute("SET enable_progress_bar = false")
 if int(sys.argv[2]):
     con.execute(f"SET threads = {int(sys.argv[2])}")
 print(*con.execute(sys.argv[1]).fetchone())
