@@ -12,6 +12,7 @@ import sys
 from typing import Any, Callable
 
 import click
+import pandas as pd
 
 from zeek_proxy import __version__
 from zeek_proxy.adapters.sniff import FORMATS
@@ -19,9 +20,11 @@ from zeek_proxy.emit import EMITTERS, ECSEventEmitter
 from zeek_proxy.errors import ZeekProxyError
 from zeek_proxy.output import open_output, refuse_inputs
 from zeek_proxy.progress import Progress
-from zeek_proxy.scan import input_size, read_frames, scan as run_scan
-from zeek_proxy.core import fill_community_id
-from zeek_proxy.stats import InputStats, render
+from zeek_proxy.scan import input_size, read_frames, scan as run_scan, with_suppressed
+from zeek_proxy.config import Settings, build_settings, to_toml
+from zeek_proxy.core import RULE, fill_community_id
+from zeek_proxy.core.explain import explain as explain_connection
+from zeek_proxy.stats import InputStats, render, render_allow
 
 logger = logging.getLogger("zeek_proxy")
 
@@ -61,16 +64,40 @@ def input_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return command
 
 
+def config_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """-c and -a, shared by every command that applies the rule."""
+    command = click.option("-a", "--allowlist", "allowlists", multiple=True, metavar="PATH",
+                           help="Extra allowlist: TOML [[allow]] entries, a Zeek table with an ip or "
+                                "subnet column, or one address/CIDR per line. Repeatable.")(command)
+    return click.option("-c", "--config", metavar="PATH",
+                        help="TOML config: [rule], [networks], [[allow]].")(command)
+
+
+def _settings(config: str | None, allowlists: tuple[str, ...]) -> Settings:
+    """Effective settings; warns about allow entries that no longer apply today."""
+    try:
+        settings = build_settings(config, allowlists)
+    except ZeekProxyError as exc:
+        raise CLIError(exc) from None
+    for entry in settings.expired_entries():
+        logger.warning("allow entry %r (%s) expired on %s: it still applies to connections "
+                       "before that day, not to newer ones", entry.name, entry.origin, entry.expires)
+    return settings
+
+
 def _progress(flag: bool | None, paths: list[str]) -> Progress | None:
     if not (flag if flag is not None else sys.stderr.isatty()):
         return None
     return Progress(*input_size(paths))
 
 
-def _finish(stats_flag: bool | None, inputs: list[InputStats], errors: list[ZeekProxyError]) -> None:
+def _finish(stats_flag: bool | None, inputs: list[InputStats], errors: list[ZeekProxyError],
+            allow_counts: dict[str, int] | None = None) -> None:
     """Counts and input errors on stderr; exit 3 (or 2) when an input failed."""
     if stats_flag if stats_flag is not None else sys.stderr.isatty():
         click.echo(render(inputs), err=True)
+        if allow_counts:
+            click.echo(render_allow(allow_counts), err=True)
     for error in errors:
         click.echo(f"Error: {error}", err=True)
     if errors:
@@ -91,13 +118,17 @@ def cli() -> None:
 
 @cli.command()
 @input_options
+@config_options
+@click.option("--show-suppressed", is_flag=True,
+              help="Also write allowlisted hits, each marked with the entry that suppressed it.")
 @click.option("-t", "--to", "to", type=click.Choice(sorted(EMITTERS)), default="ecs",
               show_default=True, help="Output format.")
 @click.option("--fail-on-alert", is_flag=True, help="Exit 1 when at least one alert was produced.")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None, metavar="N",
               help="Threads that pre-filter raw lines [default: all cores].")
 def scan(paths: tuple[str, ...], input_format: str, output: str, strict: bool,
-         stats: bool | None, progress: bool | None, to: str, fail_on_alert: bool,
+         stats: bool | None, progress: bool | None, config: str | None,
+         allowlists: tuple[str, ...], show_suppressed: bool, to: str, fail_on_alert: bool,
          jobs: int | None) -> None:
     """Scan logs and write one alert per matching connection.
 
@@ -108,25 +139,27 @@ def scan(paths: tuple[str, ...], input_format: str, output: str, strict: bool,
     Example:
         zeek-proxy scan /nsm/zeek/logs/2026-11-27/
         zeek-proxy scan -t notice -o notice.log conn.log eve.json
+        zeek-proxy scan -c site.toml -a proxies.txt --show-suppressed conn.log
     """
     inputs = list(paths) or ["-"]
+    settings = _settings(config, allowlists)
     try:
         refuse_inputs(output, inputs)
         meter = _progress(progress, inputs)
         try:
-            result = run_scan(inputs, input_format=input_format, strict=strict, jobs=jobs,
-                              progress=meter)
+            result = run_scan(inputs, settings, input_format=input_format, strict=strict,
+                              jobs=jobs, progress=meter)
         finally:
             if meter:
                 meter.close()
         with open_output(output) as out:
             emitter = EMITTERS[to](out)
             emitter.begin()
-            emitter.write(result.alerts)
+            emitter.write(with_suppressed(result) if show_suppressed else result.alerts)
             emitter.end()
     except ZeekProxyError as exc:
         raise CLIError(exc) from None
-    _finish(stats, result.inputs, result.errors)  # type: ignore[arg-type]
+    _finish(stats, result.inputs, result.errors, result.allow_counts)  # type: ignore[arg-type]
     if fail_on_alert and len(result.alerts):
         sys.exit(1)
 
@@ -159,6 +192,55 @@ def normalize(paths: tuple[str, ...], input_format: str, output: str, strict: bo
     except ZeekProxyError as exc:
         raise CLIError(exc) from None
     _finish(stats, counts, errors)
+
+
+@cli.command()
+@click.option("--src", "source", required=True, metavar="IP", help="Source (originator) address.")
+@click.option("--dst", "destination", required=True, metavar="IP", help="Destination (responder) address.")
+@click.option("--port", type=click.IntRange(0, 65535), required=True, metavar="N", help="Destination port.")
+@click.option("--sport", type=click.IntRange(0, 65535), default=None, metavar="N", help="Source port.")
+@click.option("--transport", default="tcp", show_default=True, help="tcp, udp, icmp...")
+@click.option("--time", "when", default=None, metavar="ISO8601",
+              help="Connection time, for allow entries that expire [default: now].")
+@config_options
+def explain(source: str, destination: str, port: int, sport: int | None, transport: str,
+            when: str | None, config: str | None, allowlists: tuple[str, ...]) -> None:
+    """Say whether a connection would alert, and why.
+
+    The first line is the verdict: ALERT, SUPPRESSED by <entry>, or NO MATCH: <reason>;
+    the steps behind it follow.
+
+    \b
+    Example:
+        zeek-proxy explain --src 10.1.2.3 --dst 203.0.113.9 --port 8080 -c site.toml
+    """
+    settings = _settings(config, allowlists)
+    try:
+        moment = pd.Timestamp(when) if when else None
+    except ValueError:
+        raise click.BadParameter(f"{when!r} is not an ISO 8601 time", param_hint="--time") from None
+    if moment is not None:
+        moment = moment.tz_localize("UTC") if moment.tzinfo is None else moment.tz_convert("UTC")
+    click.echo(str(explain_connection(settings, source, destination, port, sport, transport, moment)))
+
+
+@cli.command()
+@config_options
+def rule(config: str | None, allowlists: tuple[str, ...]) -> None:
+    """Print the effective rule and allow entries as TOML that -c accepts.
+
+    \b
+    Example:
+        zeek-proxy rule -c site.toml -a proxies.txt > effective.toml
+    """
+    settings = _settings(config, allowlists)
+    meta = (
+        f"{RULE.name} (Elastic rule {RULE.id}, version {RULE.version})",
+        f"severity {RULE.severity}, risk score {RULE.risk_score:g}; "
+        f"{RULE.tactic_id} {RULE.tactic_name} / {RULE.technique_id} {RULE.technique_name}",
+        "known false positives: " + "; ".join(RULE.false_positives),
+    )
+    click.echo(to_toml(settings, meta), nl=False)
 
 
 INTERNAL_ERROR = 70  # EX_SOFTWARE: a bug, never an input or config problem

@@ -1,29 +1,356 @@
 """The effective settings of a run: one frozen value, built once, passed everywhere.
 
-Defaults are the Elastic rule's version 3 exactly. Frozen dataclasses with tuple fields
-pickle cleanly, so the same settings reach worker processes unchanged.
+Precedence: the Elastic rule's version 3 defaults, then the `[rule] profile`, then
+explicit `[networks]`, then `[[allow]]` entries and `-a` files in the order given.
+Frozen dataclasses with tuple fields pickle cleanly, so the same settings reach worker
+processes unchanged. Parsing takes text (`parse_config`, `parse_allowlist`) and loading
+takes paths, so tests need no files.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import ipaddress
+import re
+import tomllib
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
 
+from zeek_proxy.core.allowlist import AllowEntry
 from zeek_proxy.core.networks import NetworkSet
+from zeek_proxy.errors import ConfigError, SourceLocation
 
 V3_PORTS = (1080, 3128, 8080)
 V3_TRANSPORTS = ("tcp",)
 V3_INTERNAL = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
 V3_NOT_INTERNET = ("10.0.0.0/8", "127.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "::1/128")
+V6_ADDED = ("169.254.0.0/16", "224.0.0.0/4", "fe80::/10", "ff00::/8")
+STRICT_ADDED = (
+    "0.0.0.0/8", "100.64.0.0/10", "192.0.0.0/24", "192.0.2.0/24", "198.18.0.0/15",
+    "198.51.100.0/24", "203.0.113.0/24", "240.0.0.0/4", "255.255.255.255/32", "::/128",
+    "2001:db8::/32", "fc00::/7",
+)
+
+#: profile -> (internal, not_internet)
+PROFILES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "elastic-v3": (V3_INTERNAL, V3_NOT_INTERNET),
+    "elastic-v6": (V3_INTERNAL, V3_NOT_INTERNET + V6_ADDED),
+    "strict": (V3_INTERNAL + ("fc00::/7",), V3_NOT_INTERNET + V6_ADDED + STRICT_ADDED),
+}
+DEFAULT_PROFILE = "elastic-v3"
+
+_SECTIONS = {"rule": {"ports", "transports", "profile"},
+             "networks": {"internal", "not_internet"}}
+_ALLOW_KEYS = {"name", "source", "destination", "ports", "source_ports", "reason", "expires"}
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Ports, transports and networks the rule tests; the v3 rule by default."""
+    """Ports, transports, networks and allow entries; the v3 rule by default."""
 
     ports: tuple[int, ...] = V3_PORTS
     transports: tuple[str, ...] = V3_TRANSPORTS
     internal: NetworkSet = field(default_factory=lambda: NetworkSet.parse(V3_INTERNAL))
     not_internet: NetworkSet = field(default_factory=lambda: NetworkSet.parse(V3_NOT_INTERNET))
+    profile: str = DEFAULT_PROFILE
+    allow: tuple[AllowEntry, ...] = ()
+
+    def with_allow(self, entries: tuple[AllowEntry, ...]) -> "Settings":
+        return replace(self, allow=self.allow + entries)
+
+    def expired_entries(self, today: date | None = None) -> list[AllowEntry]:
+        today = today or date.today()
+        return [e for e in self.allow if e.expired(today)]
 
 
 DEFAULT_SETTINGS = Settings()
+
+
+# -- config files --------------------------------------------------------------------
+
+def _line_of(text: str, needle: str, start_line: int = 1) -> int | None:
+    """The first line at or after `start_line` that mentions `needle` (for messages)."""
+    for number, line in enumerate(text.splitlines(), 1):
+        if number >= start_line and re.search(rf"(^|[\s\[.]){re.escape(needle)}\s*(=|\])", line):
+            return number
+    return None
+
+
+class _Checker:
+    """Turns TOML values into typed settings, raising ConfigError with file, key and line."""
+
+    def __init__(self, path: str, text: str) -> None:
+        self.path, self.text = path, text
+
+    def error(self, message: str, key: str | None = None, line: int | None = None) -> ConfigError:
+        line = line or (_line_of(self.text, key.split(".")[-1]) if key else None)
+        return ConfigError(f"{key}: {message}" if key else message, SourceLocation(self.path, line))
+
+    def networks(self, value: Any, key: str, line: int | None = None) -> NetworkSet:
+        items = [value] if isinstance(value, str) else value
+        if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+            raise self.error("expected a list of CIDRs or addresses", key, line)
+        try:
+            return NetworkSet.parse(items)
+        except ValueError as exc:
+            raise self.error(f"bad CIDR or address ({exc})", key, line) from None
+
+    def ports(self, value: Any, key: str, line: int | None = None) -> tuple[int, ...]:
+        items = [value] if isinstance(value, int) and not isinstance(value, bool) else value
+        if not isinstance(items, list) or not all(isinstance(p, int) and not isinstance(p, bool) for p in items):
+            raise self.error("expected a list of port numbers", key, line)
+        bad = [p for p in items if not 0 <= p <= 65535]
+        if bad:
+            raise self.error(f"port {bad[0]} outside 0-65535", key, line)
+        return tuple(items)
+
+    def strings(self, value: Any, key: str) -> tuple[str, ...]:
+        if not isinstance(value, list) or not all(isinstance(s, str) and s for s in value):
+            raise self.error("expected a list of names", key)
+        return tuple(s.lower() for s in value)
+
+    def day(self, value: Any, key: str, line: int | None) -> date:
+        if isinstance(value, datetime):
+            return value.date()
+        if isinstance(value, date):
+            return value
+        if isinstance(value, str):
+            try:
+                return date.fromisoformat(value)
+            except ValueError:
+                pass
+        raise self.error(f"bad date {value!r} (expected YYYY-MM-DD)", key, line)
+
+    def allow_entries(self, entries: Any) -> tuple[AllowEntry, ...]:
+        if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+            raise self.error("expected [[allow]] tables", "allow")
+        out = []
+        starts = [n for n, line in enumerate(self.text.splitlines(), 1) if line.strip().startswith("[[allow]]")]
+        for index, entry in enumerate(entries):
+            line = starts[index] if index < len(starts) else None
+            out.append(self.allow_entry(entry, index, line))
+        names = [e.name for e in out]
+        duplicate = next((n for n in names if names.count(n) > 1), None)
+        if duplicate:
+            raise self.error(f"two allow entries are named {duplicate!r}", "allow")
+        return tuple(out)
+
+    def allow_entry(self, entry: dict[str, Any], index: int, line: int | None) -> AllowEntry:
+        key_line = lambda k: _line_of(self.text, k, line or 1) if line else None  # noqa: E731
+        unknown = sorted(set(entry) - _ALLOW_KEYS)
+        if unknown:
+            raise self.error(f"unknown key (known: {', '.join(sorted(_ALLOW_KEYS))})",
+                             f"allow.{unknown[0]}", key_line(unknown[0]))
+        name = entry.get("name", f"allow #{index + 1}")
+        if not isinstance(name, str) or not name:
+            raise self.error("expected a non-empty string", "allow.name", key_line("name"))
+        kwargs: dict[str, Any] = {"name": name, "origin": f"{self.path}:{line}" if line else self.path}
+        for key in ("source", "destination"):
+            if key in entry:
+                kwargs[key] = self.networks(entry[key], f"allow.{key}", key_line(key))
+        for key in ("ports", "source_ports"):
+            if key in entry:
+                kwargs[key] = self.ports(entry[key], f"allow.{key}", key_line(key))
+        if "expires" in entry:
+            kwargs["expires"] = self.day(entry["expires"], "allow.expires", key_line("expires"))
+        if "reason" in entry:
+            if not isinstance(entry["reason"], str):
+                raise self.error("expected a string", "allow.reason", key_line("reason"))
+            kwargs["reason"] = entry["reason"]
+        if not any(k in kwargs for k in ("source", "destination", "ports", "source_ports")):
+            raise self.error(f"entry {name!r} sets none of source, destination, ports, "
+                             "source_ports: it would suppress everything", "allow", line)
+        return AllowEntry(**kwargs)
+
+
+def _load_toml(path: str, text: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        found = re.search(r"\(at line (\d+)", str(exc))
+        message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
+        raise ConfigError(f"not valid TOML: {message}",
+                          SourceLocation(path, int(found.group(1)) if found else None)) from None
+
+
+def parse_config(text: str, path: str = "<config>") -> Settings:
+    """Settings from the text of a TOML config file.
+
+    Raises:
+        ConfigError: broken TOML, unknown keys, bad CIDRs, ports or dates.
+    """
+    data = _load_toml(path, text)
+    check = _Checker(path, text)
+    unknown = sorted(set(data) - set(_SECTIONS) - {"allow"})
+    if unknown:
+        raise check.error(f"unknown section (known: allow, {', '.join(sorted(_SECTIONS))})", unknown[0])
+    for section, known in _SECTIONS.items():
+        table = data.get(section, {})
+        if not isinstance(table, dict):
+            raise check.error("expected a table", section)
+        extra = sorted(set(table) - known)
+        if extra:
+            raise check.error(f"unknown key (known: {', '.join(sorted(known))})", f"{section}.{extra[0]}")
+    rule, networks = data.get("rule", {}), data.get("networks", {})
+    profile = rule.get("profile", DEFAULT_PROFILE)
+    if profile not in PROFILES:
+        raise check.error(f"unknown profile {profile!r} (known: {', '.join(PROFILES)})", "rule.profile")
+    internal, not_internet = PROFILES[profile]
+    settings = Settings(
+        ports=check.ports(rule["ports"], "rule.ports") if "ports" in rule else V3_PORTS,
+        transports=check.strings(rule["transports"], "rule.transports") if "transports" in rule else V3_TRANSPORTS,
+        internal=check.networks(networks["internal"], "networks.internal") if "internal" in networks
+        else NetworkSet.parse(internal),
+        not_internet=check.networks(networks["not_internet"], "networks.not_internet")
+        if "not_internet" in networks else NetworkSet.parse(not_internet),
+        profile=profile,
+    )
+    return settings.with_allow(check.allow_entries(data.get("allow", [])))
+
+
+def load_config(path: str | None) -> Settings:
+    """Settings from a config file; the v3 defaults when `path` is None."""
+    if path is None:
+        return DEFAULT_SETTINGS
+    return parse_config(_read(path), path)
+
+
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError("no such file", SourceLocation(path)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read: {exc}", SourceLocation(path)) from None
+
+
+# -- allowlist files (-a) --------------------------------------------------------------
+
+def parse_allowlist(text: str, path: str) -> tuple[AllowEntry, ...]:
+    """Allow entries from an `-a` file: TOML `[[allow]]` tables (a `.toml` file), a Zeek
+    Input-framework TSV file (a `#fields` line with an `ip` or `subnet` column), or plain
+    text with one address or CIDR per line (`#` starts a comment anywhere).
+
+    TSV and text files name known proxies: one entry, named after the file, whose
+    destinations are the listed networks.
+    """
+    if path.endswith(".toml"):
+        data = _load_toml(path, text)
+        unknown = sorted(set(data) - {"allow"})
+        if unknown:
+            raise ConfigError(f"{unknown[0]}: an allowlist file holds only [[allow]] tables",
+                              SourceLocation(path, _line_of(text, unknown[0])))
+        return _Checker(path, text).allow_entries(data.get("allow", []))
+    lines = text.splitlines()
+    first = next((line.strip() for line in lines if line.strip()), "")
+    cidrs = _zeek_table(lines, path) if first.startswith("#separator") or first.startswith("#fields") \
+        else _plain_list(lines, path)
+    name = Path(path).name
+    if not cidrs:
+        return ()
+    return (AllowEntry(name=name, destination=NetworkSet(tuple(n for n, _ in cidrs)),
+                       reason=f"known proxies listed in {name}", origin=path),)
+
+
+def _network(text: str, path: str, line: int) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    try:
+        return ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        raise ConfigError(f"bad address or CIDR {text[:60]!r}", SourceLocation(path, line)) from None
+
+
+def _plain_list(lines: list[str], path: str) -> list[tuple[Any, int]]:
+    out = []
+    for number, line in enumerate(lines, 1):
+        value = line.split("#", 1)[0].strip()
+        if value:
+            out.append((_network(value, path, number), number))
+    return out
+
+
+def _zeek_table(lines: list[str], path: str) -> list[tuple[Any, int]]:
+    separator, column, width = "\t", None, 0
+    out = []
+    for number, line in enumerate(lines, 1):
+        if line.startswith("#separator"):
+            value = line[len("#separator"):].strip(" \t")
+            separator = value.encode().decode("unicode_escape") if value else "\t"
+        elif line.startswith("#fields"):
+            fields = line.split(separator)[1:]
+            column = next((fields.index(c) for c in ("ip", "subnet", "net", "addr") if c in fields), None)
+            if column is None:
+                raise ConfigError("a Zeek table needs an ip or subnet column", SourceLocation(path, number))
+            width = len(fields)
+        elif line.startswith("#") or not line.strip():
+            continue
+        else:
+            if column is None:
+                raise ConfigError("row before the #fields line", SourceLocation(path, number))
+            cells = line.split(separator)
+            if len(cells) != width:
+                raise ConfigError(f"{len(cells)} fields where #fields names {width}", SourceLocation(path, number))
+            out.append((_network(cells[column].strip(), path, number), number))
+    return out
+
+
+def load_allowlist(path: str) -> tuple[AllowEntry, ...]:
+    """Allow entries from an `-a` file (see `parse_allowlist`)."""
+    return parse_allowlist(_read(path), path)
+
+
+def build_settings(config: str | None = None, allowlists: tuple[str, ...] = ()) -> Settings:
+    """Settings from an optional config file and `-a` files, in that order."""
+    settings = load_config(config)
+    for path in allowlists:
+        settings = settings.with_allow(load_allowlist(path))
+    names = [e.name for e in settings.allow]
+    duplicate = next((n for n in names if names.count(n) > 1), None)
+    if duplicate:
+        raise ConfigError(f"two allow entries are named {duplicate!r}; names must be unique")
+    return settings
+
+
+# -- writing the effective rule back ---------------------------------------------------
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def to_toml(settings: Settings, meta_lines: tuple[str, ...] = ()) -> str:
+    """The effective settings as a TOML config that `-c` accepts (metadata as comments)."""
+    lines = [f"# {line}" for line in meta_lines]
+    lines += [
+        "",
+        "[rule]",
+        f"profile = {_toml_value(settings.profile)}",
+        f"ports = {_toml_value(list(settings.ports))}",
+        f"transports = {_toml_value(list(settings.transports))}",
+        "",
+        "[networks]",
+        f"internal = {_toml_value(settings.internal.to_list())}",
+        f"not_internet = {_toml_value(settings.not_internet.to_list())}",
+    ]
+    for entry in settings.allow:
+        lines += ["", "[[allow]]", f"name = {_toml_value(entry.name)}"]
+        if entry.origin:
+            lines[-2] += f"  # from {entry.origin}"
+        for key in ("source", "destination"):
+            value = getattr(entry, key)
+            if value is not None:
+                lines.append(f"{key} = {_toml_value(value.to_list())}")
+        for key in ("ports", "source_ports"):
+            value = getattr(entry, key)
+            if value is not None:
+                lines.append(f"{key} = {_toml_value(list(value))}")
+        if entry.reason:
+            lines.append(f"reason = {_toml_value(entry.reason)}")
+        if entry.expires is not None:
+            lines.append(f"expires = {entry.expires.isoformat()}")
+    return "\n".join(lines).lstrip("\n") + "\n"

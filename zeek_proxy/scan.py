@@ -26,13 +26,19 @@ from zeek_proxy.stats import InputStats
 
 logger = logging.getLogger(__name__)
 
+#: The column naming the allow entry that suppressed a hit (`--show-suppressed`).
+SUPPRESSED_BY = "zeek_proxy.suppressed_by"
+
 
 @dataclass
 class ScanResult:
-    """Alerts (oldest first), per-input counts, and the input errors met on the way."""
+    """Alerts (oldest first), suppressed hits, per-input counts, per-allow-entry counts,
+    and the input errors met on the way."""
 
     alerts: pd.DataFrame
+    suppressed: pd.DataFrame = field(default_factory=pd.DataFrame)
     inputs: list[InputStats] = field(default_factory=list)
+    allow_counts: dict[str, int] = field(default_factory=dict)
     errors: list[InputError] = field(default_factory=list)
 
 
@@ -99,7 +105,7 @@ def scan(
 
     Args:
         paths: files, folders (recursed), globs, or "-" for stdin.
-        settings: ports, transports and networks of the rule.
+        settings: ports, transports, networks and allow entries of the rule.
         input_format: "auto", "zeek" or "suricata".
         strict: parse every record and raise MalformedRecordError at the first malformed one.
         jobs: threads that pre-filter raw lines (default: all cores).
@@ -114,7 +120,8 @@ def scan(
     Raises:
         MalformedRecordError: under `strict`.
     """
-    result = ScanResult(alerts=core.finalize(core.collapse(empty_frame()), settings))
+    result = ScanResult(alerts=core.finalize(core.collapse(empty_frame()), settings),
+                        allow_counts={entry.name: 0 for entry in settings.allow})
     hits: list[pd.DataFrame] = []
     jobs = jobs or os.cpu_count() or 1
     frames = read_frames(paths, input_format, strict, result.inputs, result.errors,
@@ -124,9 +131,23 @@ def scan(
         result.inputs[-1].matched += len(selected)
         if not selected.empty:
             hits.append(selected)
-    if hits:
-        result.alerts = core.finalize(core.collapse(pd.concat(hits, ignore_index=True)), settings)
-        counts = result.alerts["log.file.path"].value_counts()
-        for stats in result.inputs:
-            stats.alerts = int(counts.get(stats.path, 0))
+    connections = core.finalize(core.collapse(pd.concat(hits, ignore_index=True)), settings) \
+        if hits else result.alerts
+    by = core.suppressing_entry(connections, settings.allow)
+    result.alerts = connections.loc[by.isna()].reset_index(drop=True)
+    result.suppressed = connections.loc[by.notna()].assign(**{SUPPRESSED_BY: by[by.notna()]}).reset_index(drop=True)
+    result.allow_counts.update(result.suppressed[SUPPRESSED_BY].value_counts().to_dict())
+    alerts = result.alerts["log.file.path"].value_counts()
+    allowed = result.suppressed["log.file.path"].value_counts()
+    for stats in result.inputs:
+        stats.alerts = int(alerts.get(stats.path, 0))
+        stats.allowlisted = int(allowed.get(stats.path, 0))
     return result
+
+
+def with_suppressed(result: ScanResult) -> pd.DataFrame:
+    """Alerts and suppressed hits together, oldest first (`--show-suppressed`)."""
+    if result.suppressed.empty:
+        return result.alerts
+    both = pd.concat([result.alerts.assign(**{SUPPRESSED_BY: None}), result.suppressed], ignore_index=True)
+    return both.sort_values(["@timestamp", "event.id"], kind="stable").reset_index(drop=True)

@@ -21,10 +21,11 @@ class InputStats:
     malformed: int = 0
     skipped: int = 0
     matched: int = 0
+    allowlisted: int = 0
     alerts: int = 0
     first_problem: str | None = field(default=None, compare=False)
 
-    COUNTERS = ("read", "evaluated", "filtered", "malformed", "skipped", "matched", "alerts")
+    COUNTERS = ("read", "evaluated", "filtered", "malformed", "skipped", "matched", "allowlisted", "alerts")
 
     @property
     def balanced(self) -> bool:
@@ -44,6 +45,16 @@ def total(stats: list[InputStats]) -> InputStats:
 
 
 
+
+
+def render_allow(counts: dict[str, int]) -> str:
+    """How many connections each allow entry suppressed (zero counts too: dead entries show)."""
+    if not counts:
+        return ""
+    width = max(len("allow entry"), *(len(name) for name in counts))
+    lines = [f"{'allow entry'.ljust(width)}  suppressed"]
+    lines += [f"{name.ljust(width)}  {count:>10}" for name, count in counts.items()]
+    return "\n".join(lines)
 
 
 def render(stats: list[InputStats]) -> str:
