@@ -228,3 +228,41 @@ def test_jobs_do_not_change_the_alerts() -> None:
     two = ndjson(run("scan", "--jobs", "2", str(FIXTURES)).stdout)
     assert [a["event"]["id"] for a in one] == [a["event"]["id"] for a in two]
     assert run("scan", "-j", "0", CONN).exit_code == 2
+
+
+def test_since_inclusive_until_exclusive() -> None:
+    times = [a["@timestamp"] for a in ndjson(run("scan", CONN).stdout)]
+    assert len(times) == 5
+    since, until = times[1], times[3]
+    window = [a["@timestamp"] for a in ndjson(run("scan", "--since", since, "--until", until, CONN).stdout)]
+    assert window == times[1:3]
+    result = run("scan", "--stats", "--since", since, "--until", until, CONN)
+    assert "outside --since/--until: 3 connection(s)" in result.stderr
+
+
+def test_since_date_math_keeps_recent_connections(tmp_path: Path) -> None:
+    """--since now-6m keeps a connection from 3 minutes ago and drops one from 10."""
+    import time
+
+    now = time.time()
+    header = Path(CONN).read_text().split("\n")[:8]
+    row = "{ts:.6f}\tC{uid}\t10.0.0.1\t50000\t198.51.100.7\t8080\ttcp\t-\t1.0\t1\t1\tSF\tT\tF\t0\tS\t1\t41\t1\t41\t(empty)"
+    log = tmp_path / "conn.log"
+    log.write_text("\n".join(header + [row.format(ts=now - 180, uid="recent"), row.format(ts=now - 600, uid="old")]) + "\n")
+    alerts = ndjson(run("scan", "--since", "now-6m", str(log)).stdout)
+    assert [a["zeek"]["session_id"] for a in alerts] == ["Crecent"]
+
+
+def test_max_signals_oldest_first_and_held_back_reported() -> None:
+    every = ndjson(run("scan", CONN).stdout)
+    capped = run("scan", "--stats", "--max-signals", "2", CONN)
+    assert ndjson(capped.stdout) == [dict(a, event=dict(a["event"], created=b["event"]["created"]))
+                                     for a, b in zip(every[:2], ndjson(capped.stdout))]
+    assert "--max-signals 2: 3 more alert(s) held back" in capped.stderr
+    assert "held back by --max-signals 2: 3 alert(s)" in capped.stderr
+    assert len(ndjson(run("scan", "--max-signals", "0", CONN).stdout)) == 5
+
+
+def test_bad_since_is_a_usage_error() -> None:
+    result = run("scan", "--since", "yesterday-ish", CONN)
+    assert result.exit_code == 2 and "--since" in result.stderr

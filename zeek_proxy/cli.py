@@ -20,6 +20,7 @@ from zeek_proxy.emit import EMITTERS, ECSEventEmitter
 from zeek_proxy.errors import ZeekProxyError
 from zeek_proxy.output import open_output, refuse_inputs
 from zeek_proxy.progress import Progress
+from zeek_proxy.timespec import parse_time
 from zeek_proxy.scan import input_size, read_frames, scan as run_scan, with_suppressed
 from zeek_proxy.config import Settings, build_settings, to_toml
 from zeek_proxy.core import RULE, fill_community_id
@@ -62,6 +63,20 @@ def input_options(command: Callable[..., Any]) -> Callable[..., Any]:
     )):
         command = option(command)
     return command
+
+
+class TimeParam(click.ParamType):
+    """ISO 8601, epoch seconds, or Elastic date math, as a UTC timestamp."""
+
+    name = "time"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> pd.Timestamp:
+        if isinstance(value, pd.Timestamp):
+            return value
+        try:
+            return parse_time(value)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
 
 
 def config_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -126,10 +141,17 @@ def cli() -> None:
 @click.option("--fail-on-alert", is_flag=True, help="Exit 1 when at least one alert was produced.")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None, metavar="N",
               help="Threads that pre-filter raw lines [default: all cores].")
+@click.option("--since", type=TimeParam(), default=None, metavar="TIME",
+              help="Only connections at or after TIME: ISO 8601, epoch seconds, or now-6m.")
+@click.option("--until", type=TimeParam(), default=None, metavar="TIME",
+              help="Only connections before TIME.")
+@click.option("--max-signals", type=click.IntRange(min=0), default=0, metavar="N",
+              help="At most N alerts, oldest first; 0 = no cap [default: 0].")
 def scan(paths: tuple[str, ...], input_format: str, output: str, strict: bool,
          stats: bool | None, progress: bool | None, config: str | None,
          allowlists: tuple[str, ...], show_suppressed: bool, to: str, fail_on_alert: bool,
-         jobs: int | None) -> None:
+         jobs: int | None, since: pd.Timestamp | None, until: pd.Timestamp | None,
+         max_signals: int) -> None:
     """Scan logs and write one alert per matching connection.
 
     PATH is a file, a folder (searched for *conn*.log* and *eve*.json*), a glob, or -
@@ -148,7 +170,8 @@ def scan(paths: tuple[str, ...], input_format: str, output: str, strict: bool,
         meter = _progress(progress, inputs)
         try:
             result = run_scan(inputs, settings, input_format=input_format, strict=strict,
-                              jobs=jobs, progress=meter)
+                              jobs=jobs, progress=meter, since=since, until=until,
+                              max_signals=max_signals)
         finally:
             if meter:
                 meter.close()
@@ -159,6 +182,13 @@ def scan(paths: tuple[str, ...], input_format: str, output: str, strict: bool,
             emitter.end()
     except ZeekProxyError as exc:
         raise CLIError(exc) from None
+    if result.held_back:
+        logger.warning("--max-signals %d: %d more alert(s) held back", max_signals, result.held_back)
+    if stats if stats is not None else sys.stderr.isatty():
+        if since is not None or until is not None:
+            click.echo(f"outside --since/--until: {result.outside_window} connection(s)", err=True)
+        if max_signals:
+            click.echo(f"held back by --max-signals {max_signals}: {result.held_back} alert(s)", err=True)
     _finish(stats, result.inputs, result.errors, result.allow_counts)  # type: ignore[arg-type]
     if fail_on_alert and len(result.alerts):
         sys.exit(1)
@@ -200,11 +230,11 @@ def normalize(paths: tuple[str, ...], input_format: str, output: str, strict: bo
 @click.option("--port", type=click.IntRange(0, 65535), required=True, metavar="N", help="Destination port.")
 @click.option("--sport", type=click.IntRange(0, 65535), default=None, metavar="N", help="Source port.")
 @click.option("--transport", default="tcp", show_default=True, help="tcp, udp, icmp...")
-@click.option("--time", "when", default=None, metavar="ISO8601",
+@click.option("--time", "when", type=TimeParam(), default=None, metavar="TIME",
               help="Connection time, for allow entries that expire [default: now].")
 @config_options
 def explain(source: str, destination: str, port: int, sport: int | None, transport: str,
-            when: str | None, config: str | None, allowlists: tuple[str, ...]) -> None:
+            when: pd.Timestamp | None, config: str | None, allowlists: tuple[str, ...]) -> None:
     """Say whether a connection would alert, and why.
 
     The first line is the verdict: ALERT, SUPPRESSED by <entry>, or NO MATCH: <reason>;
@@ -215,13 +245,7 @@ def explain(source: str, destination: str, port: int, sport: int | None, transpo
         zeek-proxy explain --src 10.1.2.3 --dst 203.0.113.9 --port 8080 -c site.toml
     """
     settings = _settings(config, allowlists)
-    try:
-        moment = pd.Timestamp(when) if when else None
-    except ValueError:
-        raise click.BadParameter(f"{when!r} is not an ISO 8601 time", param_hint="--time") from None
-    if moment is not None:
-        moment = moment.tz_localize("UTC") if moment.tzinfo is None else moment.tz_convert("UTC")
-    click.echo(str(explain_connection(settings, source, destination, port, sport, transport, moment)))
+    click.echo(str(explain_connection(settings, source, destination, port, sport, transport, when)))
 
 
 @cli.command()

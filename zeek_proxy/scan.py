@@ -40,6 +40,8 @@ class ScanResult:
     inputs: list[InputStats] = field(default_factory=list)
     allow_counts: dict[str, int] = field(default_factory=dict)
     errors: list[InputError] = field(default_factory=list)
+    outside_window: int = 0  # connections before --since or at/after --until
+    held_back: int = 0  # alerts beyond --max-signals
 
 
 def read_frames(
@@ -99,7 +101,8 @@ def rule_prefilter(settings: Settings) -> Prefilter:
 def scan(
     paths: list[str], settings: Settings = DEFAULT_SETTINGS, input_format: str = "auto",
     strict: bool = False, jobs: int | None = None, prefilter: bool = True,
-    progress: Progress | None = None,
+    progress: Progress | None = None, since: pd.Timestamp | None = None,
+    until: pd.Timestamp | None = None, max_signals: int = 0,
 ) -> ScanResult:
     """Run the rule over every record of `paths`.
 
@@ -112,6 +115,9 @@ def scan(
         prefilter: drop lines that cannot match before parsing them (the same alerts,
             much faster); False parses, and so validates, every record.
         progress: a meter to update as the scan goes.
+        since, until: keep connections with since <= time < until.
+        max_signals: at most this many alerts, oldest first (0: no cap); the number
+            held back is in the result.
 
     Returns:
         A ScanResult; its `errors` are input errors (missing paths, broken files) that
@@ -133,16 +139,31 @@ def scan(
             hits.append(selected)
     connections = core.finalize(core.collapse(pd.concat(hits, ignore_index=True)), settings) \
         if hits else result.alerts
+    inside = _in_window(connections["@timestamp"], since, until)
+    result.outside_window = int((~inside).sum())
+    connections = connections.loc[inside].reset_index(drop=True)
     by = core.suppressing_entry(connections, settings.allow)
     result.alerts = connections.loc[by.isna()].reset_index(drop=True)
     result.suppressed = connections.loc[by.notna()].assign(**{SUPPRESSED_BY: by[by.notna()]}).reset_index(drop=True)
     result.allow_counts.update(result.suppressed[SUPPRESSED_BY].value_counts().to_dict())
+    if max_signals and len(result.alerts) > max_signals:  # alerts are oldest first
+        result.held_back = len(result.alerts) - max_signals
+        result.alerts = result.alerts.iloc[:max_signals]
     alerts = result.alerts["log.file.path"].value_counts()
     allowed = result.suppressed["log.file.path"].value_counts()
     for stats in result.inputs:
         stats.alerts = int(alerts.get(stats.path, 0))
         stats.allowlisted = int(allowed.get(stats.path, 0))
     return result
+
+
+def _in_window(times: pd.Series, since: pd.Timestamp | None, until: pd.Timestamp | None) -> pd.Series:
+    inside = pd.Series(True, index=times.index)
+    if since is not None:
+        inside &= times >= since
+    if until is not None:
+        inside &= times < until
+    return inside.fillna(False).astype(bool)
 
 
 def with_suppressed(result: ScanResult) -> pd.DataFrame:
