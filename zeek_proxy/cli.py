@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
+import threading
 from typing import Any, Callable
 
 import click
@@ -20,8 +22,10 @@ from zeek_proxy.emit import EMITTERS, ECSEventEmitter
 from zeek_proxy.errors import ZeekProxyError
 from zeek_proxy.output import open_output, refuse_inputs
 from zeek_proxy.progress import Progress
+from zeek_proxy.state import State
 from zeek_proxy.timespec import parse_time
-from zeek_proxy.scan import input_size, read_frames, scan as run_scan, with_suppressed
+from zeek_proxy.scan import ScanResult, input_size, read_frames, scan as run_scan, with_suppressed
+from zeek_proxy.watch import follow
 from zeek_proxy.config import Settings, build_settings, to_toml
 from zeek_proxy.core import RULE, fill_community_id
 from zeek_proxy.core.explain import explain as explain_connection
@@ -131,27 +135,38 @@ def cli() -> None:
     _setup_logging()
 
 
+def detect_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The options of the commands that detect (scan, watch), so they stay alike."""
+    for option in reversed((
+        click.option("--show-suppressed", is_flag=True,
+                     help="Also write allowlisted hits, each marked with the entry that suppressed it."),
+        click.option("-t", "--to", "to", type=click.Choice(sorted(EMITTERS)), default="ecs",
+                     show_default=True, help="Output format."),
+        click.option("--fail-on-alert", is_flag=True, help="Exit 1 when at least one alert was produced."),
+        click.option("-j", "--jobs", type=click.IntRange(min=1), default=None, metavar="N",
+                     help="Threads that pre-filter raw lines [default: all cores]."),
+        click.option("--since", type=TimeParam(), default=None, metavar="TIME",
+                     help="Only connections at or after TIME: ISO 8601, epoch seconds, or now-6m."),
+        click.option("--until", type=TimeParam(), default=None, metavar="TIME",
+                     help="Only connections before TIME."),
+        click.option("--max-signals", type=click.IntRange(min=0), default=0, metavar="N",
+                     help="At most N alerts per run (watch: per batch), oldest first; 0 = no cap."),
+        click.option("--state", "state_path", default=None, metavar="PATH",
+                     help="Checkpoint file: read only what is new since the last run (-o is appended to)."),
+    )):
+        command = option(command)
+    return command
+
+
 @cli.command()
 @input_options
 @config_options
-@click.option("--show-suppressed", is_flag=True,
-              help="Also write allowlisted hits, each marked with the entry that suppressed it.")
-@click.option("-t", "--to", "to", type=click.Choice(sorted(EMITTERS)), default="ecs",
-              show_default=True, help="Output format.")
-@click.option("--fail-on-alert", is_flag=True, help="Exit 1 when at least one alert was produced.")
-@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None, metavar="N",
-              help="Threads that pre-filter raw lines [default: all cores].")
-@click.option("--since", type=TimeParam(), default=None, metavar="TIME",
-              help="Only connections at or after TIME: ISO 8601, epoch seconds, or now-6m.")
-@click.option("--until", type=TimeParam(), default=None, metavar="TIME",
-              help="Only connections before TIME.")
-@click.option("--max-signals", type=click.IntRange(min=0), default=0, metavar="N",
-              help="At most N alerts, oldest first; 0 = no cap [default: 0].")
+@detect_options
 def scan(paths: tuple[str, ...], input_format: str, output: str, strict: bool,
          stats: bool | None, progress: bool | None, config: str | None,
          allowlists: tuple[str, ...], show_suppressed: bool, to: str, fail_on_alert: bool,
          jobs: int | None, since: pd.Timestamp | None, until: pd.Timestamp | None,
-         max_signals: int) -> None:
+         max_signals: int, state_path: str | None) -> None:
     """Scan logs and write one alert per matching connection.
 
     PATH is a file, a folder (searched for *conn*.log* and *eve*.json*), a glob, or -
@@ -167,19 +182,22 @@ def scan(paths: tuple[str, ...], input_format: str, output: str, strict: bool,
     settings = _settings(config, allowlists)
     try:
         refuse_inputs(output, inputs)
+        state = State.load(state_path) if state_path else None
         meter = _progress(progress, inputs)
         try:
             result = run_scan(inputs, settings, input_format=input_format, strict=strict,
                               jobs=jobs, progress=meter, since=since, until=until,
-                              max_signals=max_signals)
+                              max_signals=max_signals, state=state)
         finally:
             if meter:
                 meter.close()
-        with open_output(output) as out:
+        with open_output(output, append=state is not None) as out:
             emitter = EMITTERS[to](out)
             emitter.begin()
             emitter.write(with_suppressed(result) if show_suppressed else result.alerts)
             emitter.end()
+        if state is not None:  # only now: alerts first, then the checkpoint moves on
+            state.save()
     except ZeekProxyError as exc:
         raise CLIError(exc) from None
     if result.held_back:
@@ -191,6 +209,62 @@ def scan(paths: tuple[str, ...], input_format: str, output: str, strict: bool,
             click.echo(f"held back by --max-signals {max_signals}: {result.held_back} alert(s)", err=True)
     _finish(stats, result.inputs, result.errors, result.allow_counts)  # type: ignore[arg-type]
     if fail_on_alert and len(result.alerts):
+        sys.exit(1)
+
+
+@cli.command()
+@input_options
+@config_options
+@detect_options
+@click.option("--interval", type=click.FloatRange(min=0.1), default=5.0, show_default=True,
+              metavar="SECONDS", help="Seconds between two looks at the logs.")
+def watch(paths: tuple[str, ...], input_format: str, output: str, strict: bool,
+          stats: bool | None, progress: bool | None, config: str | None,
+          allowlists: tuple[str, ...], show_suppressed: bool, to: str, fail_on_alert: bool,
+          jobs: int | None, since: pd.Timestamp | None, until: pd.Timestamp | None,
+          max_signals: int, state_path: str | None, interval: float) -> None:
+    """Follow live logs through rotation and write alerts as they are found.
+
+    Files and folders are looked at every --interval seconds (new files in a folder
+    included); with --state a restart resumes where it stopped. SIGTERM or SIGINT
+    finishes the batch in hand, saves the state and exits 0.
+
+    \b
+    Example:
+        zeek-proxy watch --state /var/lib/zeek-proxy/state -o alerts.ndjson \\
+            /opt/zeek/logs/current/conn.log /var/log/suricata/
+    """
+    if not paths:
+        raise click.UsageError("watch needs at least one PATH")
+    settings = _settings(config, allowlists)
+    try:
+        state = State.load(state_path) if state_path else State("")
+    except ZeekProxyError as exc:
+        raise CLIError(exc) from None
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    alerted = False
+    with open_output(output, append=True) as out:
+        emitter = EMITTERS[to](out)
+        emitter.begin()
+
+        def write(result: ScanResult) -> None:
+            nonlocal alerted
+            alerts = with_suppressed(result) if show_suppressed else result.alerts
+            emitter.write(alerts)
+            out.flush()
+            if output != "-" and os.path.isfile(output):
+                os.fsync(out.fileno())
+            alerted |= len(result.alerts) > 0
+            if stats:
+                click.echo(render(result.inputs), err=True)
+
+        follow(list(paths), settings, state, write, stop, interval, save=bool(state_path),
+               input_format=input_format, strict=strict, jobs=jobs, since=since,
+               until=until, max_signals=max_signals)
+        emitter.end()
+    if fail_on_alert and alerted:
         sys.exit(1)
 
 

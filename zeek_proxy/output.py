@@ -22,8 +22,8 @@ def refuse_inputs(output: str, inputs: list[str]) -> None:
 
 
 @contextmanager
-def open_output(path: str) -> Iterator[TextIO]:
-    """A text stream for `path` ("-" is stdout).
+def open_output(path: str, append: bool = False) -> Iterator[TextIO]:
+    """A text stream for `path` ("-" is stdout); with `append`, added to the file's end.
 
     A regular file is written beside its target under a temporary name and renamed over
     it only after everything was written and synced, so a crash never leaves a partial
@@ -33,6 +33,17 @@ def open_output(path: str) -> Iterator[TextIO]:
     if path == "-":
         yield sys.stdout
         sys.stdout.flush()
+        return
+    if append:  # checkpointed runs add to what earlier runs wrote; synced before the state moves on
+        try:
+            out = open(path, "a", encoding="utf-8", newline="")
+        except OSError as exc:
+            raise ConfigError(f"cannot write output: {exc.strerror or exc}", SourceLocation(path)) from None
+        with out:
+            yield out
+            out.flush()
+            if os.path.isfile(path):
+                os.fsync(out.fileno())
         return
     if os.path.exists(path) and not os.path.isfile(path):
         try:

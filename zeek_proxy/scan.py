@@ -15,12 +15,13 @@ import pandas as pd
 
 from zeek_proxy import core
 from zeek_proxy.adapters.base import Adapter
-from zeek_proxy.adapters.inputs import expand, open_log
+from zeek_proxy.adapters.inputs import OpenLog, expand, open_log
 from zeek_proxy.adapters.prefilter import Prefilter
 from zeek_proxy.adapters.sniff import choose
 from zeek_proxy.config import DEFAULT_SETTINGS, Settings
 from zeek_proxy.errors import InputError, MalformedRecordError, SourceLocation
 from zeek_proxy.progress import Progress
+from zeek_proxy.state import Start, State
 from zeek_proxy.schema import empty_frame
 from zeek_proxy.stats import InputStats
 
@@ -48,13 +49,15 @@ def read_frames(
     paths: list[str], input_format: str = "auto", strict: bool = False,
     inputs: list[InputStats] | None = None, errors: list[InputError] | None = None,
     prefilter: Prefilter | None = None, jobs: int = 1, progress: Progress | None = None,
+    state: State | None = None,
 ) -> Iterator[pd.DataFrame]:
     """ECS frames of the records in `paths`, input after input.
 
     Without a `prefilter` every record is parsed; with one, records that cannot pass it
     are counted as filtered and never parsed. Per-input counts are appended to `inputs`
     and non-fatal input errors to `errors` as they happen; under `strict` every record
-    is parsed and the first malformed one raises.
+    is parsed and the first malformed one raises. With a `state`, each file is read
+    from where the last run stopped, and the state is advanced (not saved).
     """
     inputs = inputs if inputs is not None else []
     errors = errors if errors is not None else []
@@ -70,14 +73,43 @@ def read_frames(
                     raise InputError("not a Zeek or Suricata log (format not recognised)",
                                      SourceLocation(path))
                 adapter: Adapter = adapter_class(path, stats, strict=strict)
+                start = _resume(state, path, log, adapter) if state and path != "-" else None
                 tick = (lambda _: progress.update(log.position(), inputs)) if progress else None
-                yield from adapter.frames(log.stream, prefilter, jobs, tick)
+                try:
+                    yield from adapter.frames(log.stream, prefilter, jobs, tick)
+                finally:
+                    if start is not None:
+                        State.advance(start, adapter.consumed, adapter.lines_read, adapter.header())
         except MalformedRecordError:
             raise
         except InputError as exc:
             errors.append(exc)
         if progress:
             progress.file_done(_size(path))
+
+
+def _resume(state: State, path: str, log: OpenLog, adapter: Adapter) -> Start:
+    """Position `log` and `adapter` where the last run stopped reading `path`."""
+    start = state.start(path, log.raw, log.head)
+    try:
+        size = os.fstat(log.raw.fileno()).st_size
+    except (OSError, ValueError):
+        size = None
+    if log.stream is log.raw and size is not None and size < start.offset:
+        start = State.restart(start)  # truncated below what was read: start over
+    if start.offset:
+        if log.stream is log.raw:
+            log.raw.seek(start.offset)
+        else:
+            remaining = start.offset
+            while remaining:
+                chunk = log.stream.read(min(remaining, 1 << 20))
+                if not chunk:
+                    break
+                remaining -= len(chunk)
+    adapter.resume(start.line, start.header)
+    adapter.hold_partial = True
+    return start
 
 
 def _size(path: str) -> int:
@@ -102,7 +134,7 @@ def scan(
     paths: list[str], settings: Settings = DEFAULT_SETTINGS, input_format: str = "auto",
     strict: bool = False, jobs: int | None = None, prefilter: bool = True,
     progress: Progress | None = None, since: pd.Timestamp | None = None,
-    until: pd.Timestamp | None = None, max_signals: int = 0,
+    until: pd.Timestamp | None = None, max_signals: int = 0, state: State | None = None,
 ) -> ScanResult:
     """Run the rule over every record of `paths`.
 
@@ -118,6 +150,8 @@ def scan(
         since, until: keep connections with since <= time < until.
         max_signals: at most this many alerts, oldest first (0: no cap); the number
             held back is in the result.
+        state: a checkpoint: read only what is new since it was saved, and advance it
+            (the caller saves it once the alerts are safely written).
 
     Returns:
         A ScanResult; its `errors` are input errors (missing paths, broken files) that
@@ -131,7 +165,7 @@ def scan(
     hits: list[pd.DataFrame] = []
     jobs = jobs or os.cpu_count() or 1
     frames = read_frames(paths, input_format, strict, result.inputs, result.errors,
-                         rule_prefilter(settings) if prefilter else None, jobs, progress)
+                         rule_prefilter(settings) if prefilter else None, jobs, progress, state)
     for frame in frames:
         selected = core.select(frame, settings)
         result.inputs[-1].matched += len(selected)

@@ -25,6 +25,7 @@ from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, BinaryIO, Callable, ClassVar, Iterator
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -57,7 +58,26 @@ class Adapter:
         self.strict = strict
         self.chunk_rows = chunk_rows
         self._rows: list[dict[str, Any]] = []
-        self._lines_read = 0  # complete lines handed out so far, for error messages
+        self._lines_read = 0  # lines of the file handed out so far (line numbers, errors)
+        self._at_file_start = True
+        self.hold_partial = False  # leave a last line without newline for the next read
+        self.consumed = 0  # bytes of the stream read as whole records (for checkpoints)
+
+    def resume(self, line: int, header: list[str]) -> None:
+        """Continue a file after `line` lines, under the header lines in force there."""
+        self._lines_read = line
+        self._at_file_start = line == 0
+        for text in header:
+            self.parse(0, text.encode() + b"\n", True)
+
+    def header(self) -> list[str]:
+        """Header lines in force at the current position (for checkpoints)."""
+        return []
+
+    @property
+    def lines_read(self) -> int:
+        """Lines of the file read so far."""
+        return self._lines_read
 
     # -- for subclasses -------------------------------------------------------------
     def parse(self, lineno: int, line: bytes, terminated: bool) -> dict[str, Any] | None:
@@ -105,12 +125,13 @@ class Adapter:
                              SourceLocation(self.path))
 
     def _every_line(self, stream: BinaryIO, progress: Progress | None) -> Iterator[tuple[int, bytes, bool]]:
-        lineno = 0
-        for block in read_blocks(stream):
+        lineno = self._lines_read
+        for block in read_blocks(stream, hold_partial=self.hold_partial):
             for line in bytes(block.data).splitlines(keepends=True):
                 lineno += 1
                 yield lineno, line, line.endswith(b"\n")
             self._lines_read = lineno
+            self.consumed += block.length
             if progress:
                 progress(block.length)
 
@@ -120,7 +141,7 @@ class Adapter:
         pending: deque[Future[tuple[pa.Array, Selection]]] = deque()
         with ThreadPoolExecutor(jobs) as pool:
             try:
-                for block in read_blocks(stream):
+                for block in read_blocks(stream, hold_partial=self.hold_partial):
                     if self.needs_main_thread(block):
                         while pending:
                             yield from self._chosen(*pending.popleft().result())
@@ -144,7 +165,7 @@ class Adapter:
         lines = lines_of(block)
         # The file's first line (format check, non-conn warning) and a last line cut
         # short (counted malformed) always go to the full parser.
-        force = [0] if block.offset == 0 else []
+        force = [0] if block.offset == 0 and self._at_file_start else []
         if not block.terminated:
             force.append(len(lines) - 1)
         try:
@@ -153,6 +174,7 @@ class Adapter:
             return lines, Selection(parse=list(range(len(lines))))
 
     def _chosen(self, lines: pa.Array, selection: Selection) -> Iterator[tuple[int, bytes, bool]]:
+        self.consumed += _span(lines)
         self.stats.read += selection.filtered + selection.skipped
         self.stats.filtered += selection.filtered
         self.stats.skipped += selection.skipped
@@ -198,6 +220,14 @@ class Adapter:
 def _resolved(item: tuple[Block, pa.Array, Future[Selection]]) -> tuple[Block, pa.Array, Selection]:
     block, lines, future = item
     return block, lines, future.result()
+
+
+def _span(lines: pa.Array) -> int:
+    """Bytes covered by an Arrow line array."""
+    if len(lines) == 0:
+        return 0
+    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)
+    return int(offsets[lines.offset + len(lines)] - offsets[lines.offset])
 
 
 def decode(line: bytes) -> str:

@@ -39,11 +39,13 @@ class Block:
         return self.buffer[self.length - 1] == 0x0A
 
 
-def read_blocks(stream: BinaryIO, size: int = BLOCK_SIZE) -> Iterator[Block]:
+def read_blocks(stream: BinaryIO, size: int = BLOCK_SIZE, hold_partial: bool = False) -> Iterator[Block]:
     """Line-aligned blocks of about `size` bytes (a longer line makes a longer block).
 
-    When the stream breaks (a truncated gzip), the complete lines read before the break
-    are still yielded, then the error is raised.
+    A last line without its newline is yielded on its own terms, or, with
+    `hold_partial` (a log still being written), left for the next read. When the stream
+    breaks (a truncated gzip), the complete lines read before the break are still
+    yielded, then the error is raised.
     """
     # readinto1 returns what one underlying read gives, so a break loses nothing read before it.
     readinto = getattr(stream, "readinto1", None) or stream.readinto  # type: ignore[attr-defined]
@@ -64,7 +66,7 @@ def read_blocks(stream: BinaryIO, size: int = BLOCK_SIZE) -> Iterator[Block]:
         except (EOFError, OSError, zlib.error) as exc:
             error = exc
         view.release()
-        cut = filled if eof else buffer.rfind(b"\n", 0, filled) + 1
+        cut = filled if eof and not hold_partial else buffer.rfind(b"\n", 0, filled) + 1
         if cut:
             carry = bytes(buffer[cut:filled])
             yield Block(buffer, cut, offset)

@@ -56,6 +56,10 @@ class ZeekTSVAdapter(Adapter):
         self.index: dict[str, int] = {}
         self.is_conn = True
         self.why_not_conn = ""
+        self.header_lines: list[str] = []
+
+    def header(self) -> list[str]:
+        return list(self.header_lines)
 
     def parse(self, lineno: int, line: bytes, terminated: bool) -> dict[str, Any] | None:
         text = decode(line)
@@ -91,10 +95,13 @@ class ZeekTSVAdapter(Adapter):
     def _header(self, line: str) -> None:
         if line.startswith("#separator"):
             self._new_block()
+            self.header_lines.append(line)
             value = line[len("#separator"):].strip(" \t")
             self.separator = unescape(value) or "\t"
             return
         key, _, value = line.partition(self.separator)
+        if key in ("#set_separator", "#empty_field", "#unset_field", "#path", "#fields", "#types"):
+            self.header_lines.append(line)
         if key == "#set_separator":
             self.set_separator = unescape(value)
         elif key == "#empty_field":
