@@ -313,7 +313,7 @@ def test_tables_and_text_lists_are_known_proxies(tmp_path: Path, name: str, text
     assert verdicts(tmp_path, [hit, miss], s) == {hit.uid: name, miss.uid: None}
 
 
-def test_zeek_table_with_a_space_separator_header_and_subnet_column() -> None:
+def test_zeek_table_with_another_separator_and_subnet_column() -> None:
     text = "#separator \\x2c\n#fields,subnet,description\n10.20.0.0/16,lab\n"
     (entry,) = parse_allowlist(text, "lab.tsv")
     assert entry.destination == NetworkSet.parse(["10.20.0.0/16"])

@@ -17,6 +17,7 @@ import click
 import pandas as pd
 
 from zeek_proxy import __version__
+from zeek_proxy.adapters.blocks import MAX_RECORD
 from zeek_proxy.adapters.sniff import FORMATS
 from zeek_proxy.emit import EMITTERS, ECSEventEmitter
 from zeek_proxy.errors import ZeekProxyError
@@ -64,6 +65,9 @@ def input_options(command: Callable[..., Any]) -> Callable[..., Any]:
                      help="Per-input counts on stderr [default: on when stderr is a terminal]."),
         click.option("--progress/--no-progress", default=None,
                      help="A progress line on stderr [default: on when stderr is a terminal]."),
+        click.option("--max-record-size", "max_record", type=click.IntRange(min=1024), default=MAX_RECORD,
+                     show_default=True, metavar="BYTES",
+                     help="Longer records are counted as malformed, never held in memory."),
     )):
         command = option(command)
     return command
@@ -166,7 +170,7 @@ def scan(paths: tuple[str, ...], input_format: str, output: str, strict: bool,
          stats: bool | None, progress: bool | None, config: str | None,
          allowlists: tuple[str, ...], show_suppressed: bool, to: str, fail_on_alert: bool,
          jobs: int | None, since: pd.Timestamp | None, until: pd.Timestamp | None,
-         max_signals: int, state_path: str | None) -> None:
+         max_signals: int, state_path: str | None, max_record: int) -> None:
     """Scan logs and write one alert per matching connection.
 
     PATH is a file, a folder (searched for *conn*.log* and *eve*.json*), a glob, or -
@@ -187,7 +191,7 @@ def scan(paths: tuple[str, ...], input_format: str, output: str, strict: bool,
         try:
             result = run_scan(inputs, settings, input_format=input_format, strict=strict,
                               jobs=jobs, progress=meter, since=since, until=until,
-                              max_signals=max_signals, state=state)
+                              max_signals=max_signals, state=state, max_record=max_record)
         finally:
             if meter:
                 meter.close()
@@ -222,7 +226,7 @@ def watch(paths: tuple[str, ...], input_format: str, output: str, strict: bool,
           stats: bool | None, progress: bool | None, config: str | None,
           allowlists: tuple[str, ...], show_suppressed: bool, to: str, fail_on_alert: bool,
           jobs: int | None, since: pd.Timestamp | None, until: pd.Timestamp | None,
-          max_signals: int, state_path: str | None, interval: float) -> None:
+          max_signals: int, state_path: str | None, max_record: int, interval: float) -> None:
     """Follow live logs through rotation and write alerts as they are found.
 
     Files and folders are looked at every --interval seconds (new files in a folder
@@ -262,7 +266,7 @@ def watch(paths: tuple[str, ...], input_format: str, output: str, strict: bool,
 
         follow(list(paths), settings, state, write, stop, interval, save=bool(state_path),
                input_format=input_format, strict=strict, jobs=jobs, since=since,
-               until=until, max_signals=max_signals)
+               until=until, max_signals=max_signals, max_record=max_record)
         emitter.end()
     if fail_on_alert and alerted:
         sys.exit(1)
@@ -271,7 +275,7 @@ def watch(paths: tuple[str, ...], input_format: str, output: str, strict: bool,
 @cli.command()
 @input_options
 def normalize(paths: tuple[str, ...], input_format: str, output: str, strict: bool,
-              stats: bool | None, progress: bool | None) -> None:
+              stats: bool | None, progress: bool | None, max_record: int) -> None:
     """Write every connection record as an ECS document (NDJSON), without the rule.
 
     \b
@@ -286,7 +290,8 @@ def normalize(paths: tuple[str, ...], input_format: str, output: str, strict: bo
         meter = _progress(progress, inputs)
         with open_output(output) as out:
             emitter = ECSEventEmitter(out)
-            frames = read_frames(inputs, input_format, strict, counts, errors, progress=meter)  # type: ignore[arg-type]
+            frames = read_frames(inputs, input_format, strict, counts, errors,  # type: ignore[arg-type]
+                                 progress=meter, max_record=max_record)
             try:
                 for frame in frames:
                     emitter.write(fill_community_id(frame))

@@ -15,6 +15,7 @@ import pandas as pd
 
 from zeek_proxy import core
 from zeek_proxy.adapters.base import Adapter
+from zeek_proxy.adapters.blocks import MAX_RECORD
 from zeek_proxy.adapters.inputs import OpenLog, expand, open_log
 from zeek_proxy.adapters.prefilter import Prefilter
 from zeek_proxy.adapters.sniff import choose
@@ -49,7 +50,7 @@ def read_frames(
     paths: list[str], input_format: str = "auto", strict: bool = False,
     inputs: list[InputStats] | None = None, errors: list[InputError] | None = None,
     prefilter: Prefilter | None = None, jobs: int = 1, progress: Progress | None = None,
-    state: State | None = None,
+    state: State | None = None, max_record: int = MAX_RECORD,
 ) -> Iterator[pd.DataFrame]:
     """ECS frames of the records in `paths`, input after input.
 
@@ -73,6 +74,7 @@ def read_frames(
                     raise InputError("not a Zeek or Suricata log (format not recognised)",
                                      SourceLocation(path))
                 adapter: Adapter = adapter_class(path, stats, strict=strict)
+                adapter.max_record = max_record
                 start = _resume(state, path, log, adapter) if state and path != "-" else None
                 tick = (lambda _: progress.update(log.position(), inputs)) if progress else None
                 try:
@@ -135,6 +137,7 @@ def scan(
     strict: bool = False, jobs: int | None = None, prefilter: bool = True,
     progress: Progress | None = None, since: pd.Timestamp | None = None,
     until: pd.Timestamp | None = None, max_signals: int = 0, state: State | None = None,
+    max_record: int = MAX_RECORD,
 ) -> ScanResult:
     """Run the rule over every record of `paths`.
 
@@ -150,6 +153,7 @@ def scan(
         since, until: keep connections with since <= time < until.
         max_signals: at most this many alerts, oldest first (0: no cap); the number
             held back is in the result.
+        max_record: records (lines) longer than this many bytes are malformed.
         state: a checkpoint: read only what is new since it was saved, and advance it
             (the caller saves it once the alerts are safely written).
 
@@ -165,7 +169,8 @@ def scan(
     hits: list[pd.DataFrame] = []
     jobs = jobs or os.cpu_count() or 1
     frames = read_frames(paths, input_format, strict, result.inputs, result.errors,
-                         rule_prefilter(settings) if prefilter else None, jobs, progress, state)
+                         rule_prefilter(settings) if prefilter else None, jobs, progress, state,
+                         max_record)
     for frame in frames:
         selected = core.select(frame, settings)
         result.inputs[-1].matched += len(selected)

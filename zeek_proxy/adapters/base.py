@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from zeek_proxy.adapters.blocks import Block, lines_of, read_blocks
+from zeek_proxy.adapters.blocks import MAX_RECORD, Block, lines_of, read_blocks
 from zeek_proxy.adapters.prefilter import Prefilter, Selection
 from zeek_proxy.errors import InputError, MalformedRecordError, SourceLocation
 from zeek_proxy.schema import frame_from_rows
@@ -62,6 +62,7 @@ class Adapter:
         self._at_file_start = True
         self.hold_partial = False  # leave a last line without newline for the next read
         self.consumed = 0  # bytes of the stream read as whole records (for checkpoints)
+        self.max_record = MAX_RECORD  # longer records are malformed, and never held in memory
 
     def resume(self, line: int, header: list[str]) -> None:
         """Continue a file after `line` lines, under the header lines in force there."""
@@ -126,12 +127,15 @@ class Adapter:
 
     def _every_line(self, stream: BinaryIO, progress: Progress | None) -> Iterator[tuple[int, bytes, bool]]:
         lineno = self._lines_read
-        for block in read_blocks(stream, hold_partial=self.hold_partial):
+        for block in read_blocks(stream, hold_partial=self.hold_partial, max_line=self.max_record):
+            if block.dropped:
+                lineno += 1
+                yield lineno, None, True  # type: ignore[misc]
             for line in bytes(block.data).splitlines(keepends=True):
                 lineno += 1
                 yield lineno, line, line.endswith(b"\n")
             self._lines_read = lineno
-            self.consumed += block.length
+            self.consumed += block.length + block.dropped
             if progress:
                 progress(block.length)
 
@@ -141,8 +145,14 @@ class Adapter:
         pending: deque[Future[tuple[pa.Array, Selection]]] = deque()
         with ThreadPoolExecutor(jobs) as pool:
             try:
-                for block in read_blocks(stream, hold_partial=self.hold_partial):
-                    if self.needs_main_thread(block):
+                for block in read_blocks(stream, hold_partial=self.hold_partial, max_line=self.max_record):
+                    if block.dropped:
+                        while pending:
+                            yield from self._chosen(*pending.popleft().result())
+                        self._lines_read += 1
+                        self.consumed += block.dropped
+                        yield self._lines_read, None, True  # type: ignore[misc]
+                    elif self.needs_main_thread(block):
                         while pending:
                             yield from self._chosen(*pending.popleft().result())
                         yield from self._chosen(*self._stage_one(block, prefilter))
@@ -168,6 +178,8 @@ class Adapter:
         force = [0] if block.offset == 0 and self._at_file_start else []
         if not block.terminated:
             force.append(len(lines) - 1)
+        lengths = np.diff(np.frombuffer(lines.buffers()[1], dtype=np.int64)[: len(lines) + 1])
+        force.extend(np.flatnonzero(lengths > self.max_record).tolist())  # counted malformed
         try:
             return lines, self.select(lines, force, prefilter)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, UnicodeDecodeError):
@@ -184,7 +196,10 @@ class Adapter:
             line = lines[index].as_py()
             yield first + index, line, line.endswith(b"\n")
 
-    def _record(self, lineno: int, line: bytes, terminated: bool) -> Iterator[pd.DataFrame]:
+    def _record(self, lineno: int, line: bytes | None, terminated: bool) -> Iterator[pd.DataFrame]:
+        if line is None or len(line) > self.max_record:
+            self._malformed(lineno, f"record longer than the {self.max_record}-byte limit")
+            return
         try:
             row = self.parse(lineno, line, terminated)
         except ValueError as exc:

@@ -15,6 +15,7 @@ import numpy as np
 import pyarrow as pa
 
 BLOCK_SIZE = 8 << 20
+MAX_RECORD = 1 << 20  # default cap on one record (line); longer ones are malformed
 READ_SIZE = 64 << 10  # per read: a decompressor that breaks loses at most this much
 
 
@@ -26,6 +27,7 @@ class Block:
     buffer: bytearray
     length: int
     offset: int  # bytes of the (uncompressed) stream before this block
+    dropped: int = 0  # > 0: no lines, but one line of this many bytes, too long to keep
 
     @property
     def data(self) -> memoryview:
@@ -36,11 +38,15 @@ class Block:
 
     @property
     def terminated(self) -> bool:
-        return self.buffer[self.length - 1] == 0x0A
+        return self.length == 0 or self.buffer[self.length - 1] == 0x0A
 
 
-def read_blocks(stream: BinaryIO, size: int = BLOCK_SIZE, hold_partial: bool = False) -> Iterator[Block]:
-    """Line-aligned blocks of about `size` bytes (a longer line makes a longer block).
+def read_blocks(stream: BinaryIO, size: int = BLOCK_SIZE, hold_partial: bool = False,
+                max_line: int = MAX_RECORD) -> Iterator[Block]:
+    """Line-aligned blocks of about `size` bytes.
+
+    A line longer than both `size` and `max_line` is not kept: it is read through and
+    reported as a block with `dropped` set, so memory stays bounded whatever the input.
 
     A last line without its newline is yielded on its own terms, or, with
     `hold_partial` (a log still being written), left for the next read. When the stream
@@ -71,12 +77,30 @@ def read_blocks(stream: BinaryIO, size: int = BLOCK_SIZE, hold_partial: bool = F
             carry = bytes(buffer[cut:filled])
             yield Block(buffer, cut, offset)
             offset += cut
+        elif filled > max(size, max_line) and not eof:
+            dropped, carry, eof = _drop_line(readinto, filled)
+            yield Block(bytearray(), 0, offset, dropped=dropped)
+            offset += dropped
         else:
             carry = bytes(buffer[:filled])
         if error is not None:
             raise error
         if eof:
             return
+
+
+def _drop_line(readinto, already: int) -> tuple[int, bytes, bool]:  # type: ignore[no-untyped-def]
+    """Read through the rest of an overlong line: its length, what follows it, and EOF."""
+    scratch = bytearray(READ_SIZE)
+    dropped = already
+    while True:
+        count = readinto(scratch)
+        if not count:
+            return dropped, b"", True
+        end = scratch.find(b"\n", 0, count)
+        if end >= 0:
+            return dropped + end + 1, bytes(scratch[end + 1 : count]), False
+        dropped += count
 
 
 def lines_of(block: Block) -> pa.Array:
