@@ -4,6 +4,7 @@ is the scan's verdict, connection by connection."""
 from __future__ import annotations
 
 import tempfile
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pandas as pd
@@ -163,7 +164,16 @@ def test_time_flips_suppressed_to_alert(tmp_path: Path) -> None:
     assert explain_cli(*base, "--time", "2026-11-30T23:59:59.999999Z")[0] == "SUPPRESSED by temp"
     assert explain_cli(*base, "--time", "2026-12-01T00:00:00Z")[0] == "ALERT"
     assert explain_cli(*base, "--time", "2025-01-01")[0] == "SUPPRESSED by temp"
-    assert explain_cli(*base)[0] == "ALERT"  # now: after 2026-12-01 (the entry has expired)
+
+
+def test_default_time_is_now(tmp_path: Path) -> None:
+    today = datetime.now(timezone.utc).date()
+    for days, expected in ((-1, "ALERT"), (2, "SUPPRESSED by temp")):
+        config = tmp_path / f"site{days}.toml"
+        config.write_text('[[allow]]\nname = "temp"\ndestination = ["64.0.0.0/8"]\n'
+                          f'expires = {(today + timedelta(days=days)).isoformat()}\n')
+        assert explain_cli("--src", "10.1.2.3", "--dst", "64.1.2.3", "--port", "3128",
+                           "-c", str(config))[0] == expected
 
 
 def test_explain_with_an_allowlist_file(tmp_path: Path) -> None:
@@ -228,7 +238,7 @@ source_ports = [{boundary.orig_p}]
 
 [[allow]]
 name = "proxy"
-destination = ["34.0.0.0/8", "135.0.0.0/8"]
+destination = ["34.0.0.0/8"]
 ports = [3128]
 
 [[allow]]
@@ -243,7 +253,7 @@ expires = 2026-11-28
 
 [[allow]]
 name = "overlap"
-source = ["172.16.0.0/12"]
+source = ["192.168.0.0/16"]
 '''
 
 
