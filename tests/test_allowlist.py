@@ -7,7 +7,6 @@ never by the package.
 
 from __future__ import annotations
 
-import dataclasses
 import ipaddress
 import json
 import os
@@ -233,9 +232,9 @@ def test_expiry_warning_agrees_with_what_applies_now_in_utc(monkeypatch, tmp_pat
     assert suppressed == (days == 1)
 
 
-@pytest.mark.xfail(strict=True, reason="config.py Settings.expired_entries uses the local date.today(), "
-                   "while expires is UTC midnight: away from UTC an entry that no longer applies is not "
-                   "named (or one that still applies is); use datetime.now(timezone.utc).date()")
+# regression (failed before the fix): config.py Settings.expired_entries uses the local
+# date.today(), while expires is UTC midnight: away from UTC an entry that no longer applies is not
+# named (or one that still applies is); use datetime.now(timezone.utc).date()
 def test_expiry_warning_agrees_with_what_applies_now_in_any_timezone(monkeypatch, tmp_path: Path) -> None:
     if os.name != "posix":
         pytest.skip("time.tzset is POSIX only")
@@ -494,19 +493,23 @@ def test_stats_lists_entries_that_suppress_nothing(tmp_path: Path) -> None:
     assert len(result.stdout.splitlines()) == 1
 
 
-@pytest.mark.parametrize("to", ["csv", "notice-json"])
-@pytest.mark.xfail(strict=True, reason="emit/csv.py and emit/notice.py ignore zeek_proxy.suppressed_by: "
-                   "with --show-suppressed, -t csv/notice/notice-json write suppressed hits exactly like "
-                   "alerts (unmarked); add the column / put the entry in `sub`, or refuse the combination")
+# regression (failed before the fix): -t csv / notice / notice-json wrote suppressed hits exactly
+# like alerts, unmarked, under --show-suppressed.
+@pytest.mark.parametrize("to", ["csv", "notice", "notice-json", "ecs"])
 def test_show_suppressed_is_marked_in_every_output(tmp_path: Path, to: str) -> None:
     config = tmp_path / "site.toml"
     config.write_text('[[allow]]\nname = "vendor-proxy"\ndestination = ["64.0.0.0/8"]\n')
     log = write_log(tmp_path, [conn("10.0.0.1", 1, "64.1.1.1", 8080), conn("10.0.0.1", 2, "65.1.1.1", 8080)])
     result = run("scan", "--show-suppressed", "-t", to, "-c", str(config), log)
-    if result.exit_code == 2:  # refusing the combination is a fix too
-        return
-    suppressed = [line for line in result.stdout.splitlines() if "64.1.1.1" in line]
+    assert result.exit_code == 0, result.output
+    records = [line for line in result.stdout.splitlines() if not line.startswith("#")]
+    suppressed = [line for line in records if "64.1.1.1" in line]
+    alerted = [line for line in records if "65.1.1.1" in line]
     assert len(suppressed) == 1 and "vendor-proxy" in suppressed[0]
+    assert len(alerted) == 1 and "vendor-proxy" not in alerted[0]
+    plain = run("scan", "-t", to, "-c", str(config), log)
+    assert "64.1.1.1" not in plain.stdout and "65.1.1.1" in plain.stdout
+    assert "vendor-proxy" not in plain.stdout
 
 
 # -- the same on the corpus -----------------------------------------------------------------

@@ -10,10 +10,11 @@ takes paths, so tests need no files.
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
 import tomllib
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +61,7 @@ class Settings:
         return replace(self, allow=self.allow + entries)
 
     def expired_entries(self, today: date | None = None) -> list[AllowEntry]:
-        today = today or date.today()
+        today = today or datetime.now(timezone.utc).date()  # expiry is at UTC midnight
         return [e for e in self.allow if e.expired(today)]
 
 
@@ -69,12 +70,30 @@ DEFAULT_SETTINGS = Settings()
 
 # -- config files --------------------------------------------------------------------
 
-def _line_of(text: str, needle: str, start_line: int = 1) -> int | None:
-    """The first line at or after `start_line` that mentions `needle` (for messages)."""
-    for number, line in enumerate(text.splitlines(), 1):
-        if number >= start_line and re.search(rf"(^|[\s\[.]){re.escape(needle)}\s*(=|\])", line):
+def _line_of(text: str, needle: str, start_line: int = 1, table: bool = False) -> int | None:
+    """The first line at or after `start_line` where key `needle` is set (or a table
+    named `needle` starts); with `table`, only up to the next table header."""
+    lines = text.splitlines()
+    for number in range(start_line, len(lines) + 1):
+        line = lines[number - 1].strip()
+        if table and number > start_line and line.startswith("["):
+            return None  # the key is not in this table
+        if re.match(rf'(["\']?){re.escape(needle)}\1\s*=', line) or line.strip("[] ") == needle:
             return number
     return None
+
+
+def _section_line(text: str, section: str, key: str) -> int | None:
+    """The line where `key` is set in table `[section]`, or the table's own line."""
+    for number, line in enumerate(text.splitlines(), 1):
+        if line.strip() == f"[{section}]":
+            return _line_of(text, key, number, table=True) or number
+    return None
+
+
+def _show(name: str) -> str:
+    """A key as it can be printed on one line."""
+    return name if name.isprintable() else repr(name)
 
 
 class _Checker:
@@ -84,8 +103,10 @@ class _Checker:
         self.path, self.text = path, text
 
     def error(self, message: str, key: str | None = None, line: int | None = None) -> ConfigError:
-        line = line or (_line_of(self.text, key.split(".")[-1]) if key else None)
-        return ConfigError(f"{key}: {message}" if key else message, SourceLocation(self.path, line))
+        if line is None and key:
+            section, _, name = key.rpartition(".")
+            line = _section_line(self.text, section, name) if section else _line_of(self.text, name)
+        return ConfigError(f"{_show(key)}: {message}" if key else message, SourceLocation(self.path, line))
 
     def networks(self, value: Any, key: str, line: int | None = None) -> NetworkSet:
         items = [value] if isinstance(value, str) else value
@@ -130,19 +151,21 @@ class _Checker:
         for index, entry in enumerate(entries):
             line = starts[index] if index < len(starts) else None
             out.append(self.allow_entry(entry, index, line))
-        names = [e.name for e in out]
-        duplicate = next((n for n in names if names.count(n) > 1), None)
-        if duplicate:
-            raise self.error(f"two allow entries are named {duplicate!r}", "allow")
+        seen: set[str] = set()
+        for index, entry in enumerate(out):
+            if entry.name in seen:
+                raise self.error(f"two allow entries are named {entry.name!r}", "allow.name",
+                                 starts[index] if index < len(starts) else None)
+            seen.add(entry.name)
         return tuple(out)
 
     def allow_entry(self, entry: dict[str, Any], index: int, line: int | None) -> AllowEntry:
-        key_line = lambda k: _line_of(self.text, k, line or 1) if line else None  # noqa: E731
+        key_line = lambda k: _line_of(self.text, k, line, table=True) if line else None  # noqa: E731
         unknown = sorted(set(entry) - _ALLOW_KEYS)
         if unknown:
             raise self.error(f"unknown key (known: {', '.join(sorted(_ALLOW_KEYS))})",
                              f"allow.{unknown[0]}", key_line(unknown[0]))
-        name = entry.get("name", f"allow #{index + 1}")
+        name = entry.get("name", f"{Path(self.path).name} allow #{index + 1}")  # unique across files
         if not isinstance(name, str) or not name:
             raise self.error("expected a non-empty string", "allow.name", key_line("name"))
         kwargs: dict[str, Any] = {"name": name, "origin": f"{self.path}:{line}" if line else self.path}
@@ -239,7 +262,7 @@ def parse_allowlist(text: str, path: str) -> tuple[AllowEntry, ...]:
         data = _load_toml(path, text)
         unknown = sorted(set(data) - {"allow"})
         if unknown:
-            raise ConfigError(f"{unknown[0]}: an allowlist file holds only [[allow]] tables",
+            raise ConfigError(f"{_show(unknown[0])}: an allowlist file holds only [[allow]] tables",
                               SourceLocation(path, _line_of(text, unknown[0])))
         return _Checker(path, text).allow_entries(data.get("allow", []))
     lines = text.splitlines()
@@ -304,18 +327,22 @@ def build_settings(config: str | None = None, allowlists: tuple[str, ...] = ()) 
     settings = load_config(config)
     for path in allowlists:
         settings = settings.with_allow(load_allowlist(path))
-    names = [e.name for e in settings.allow]
-    duplicate = next((n for n in names if names.count(n) > 1), None)
-    if duplicate:
-        raise ConfigError(f"two allow entries are named {duplicate!r}; names must be unique")
+    seen: set[str] = set()
+    for entry in settings.allow:
+        if entry.name in seen:
+            where = entry.origin.rsplit(":", 1)
+            line = int(where[1]) if len(where) == 2 and where[1].isdigit() else None
+            raise ConfigError(f"allow.name: two allow entries are named {entry.name!r}; names must be unique",
+                              SourceLocation(where[0], line))
+        seen.add(entry.name)
     return settings
 
 
 # -- writing the effective rule back ---------------------------------------------------
 
 def _toml_value(value: Any) -> str:
-    if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, str):  # JSON's string escapes are TOML's too; TOML also escapes DEL
+        return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     if isinstance(value, date):

@@ -12,7 +12,7 @@ COLUMNS = (
     "@timestamp", "event.id", "source.ip", "source.port", "destination.ip",
     "destination.port", "network.transport", "network.protocol", "event.module",
     "zeek.session_id", "suricata.eve.flow_id", "network.community_id", "log.file.path",
-    "message",
+    "message", "zeek_proxy.suppressed_by",
 )
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -34,7 +34,9 @@ class CSVEmitter(Emitter):
 
     def write(self, alerts: pd.DataFrame) -> None:
         columns = [
-            iso_times(alerts[c]) if c == "@timestamp" else python_values(alerts[c]) for c in COLUMNS
+            iso_times(alerts[c]) if c == "@timestamp"
+            else python_values(alerts[c]) if c in alerts else [None] * len(alerts)
+            for c in COLUMNS
         ]
         for row in zip(*columns):
             self.writer.writerow(["" if v is None else neutralise(v) for v in row])

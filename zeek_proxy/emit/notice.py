@@ -74,6 +74,8 @@ def notice_records(alerts: pd.DataFrame) -> list[dict[str, Any]]:
             sub.append(f"community_id={get('network.community_id')}")
         if get("suricata.eve.flow_id") is not None:
             sub.append(f"flow_id={get('suricata.eve.flow_id')}")
+        if get("zeek_proxy.suppressed_by") is not None:  # --show-suppressed
+            sub.append(f"suppressed_by={get('zeek_proxy.suppressed_by')}")
         records.append({
             "ts": ts[i],
             "uid": get("zeek.session_id"),
