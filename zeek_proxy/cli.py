@@ -157,6 +157,11 @@ def detect_options(command: Callable[..., Any]) -> Callable[..., Any]:
                      help="At most N alerts per run (watch: per batch), oldest first; 0 = no cap."),
         click.option("--state", "state_path", default=None, metavar="PATH",
                      help="Checkpoint file: read only what is new since the last run (-o is appended to)."),
+        click.option("--engine", type=click.Choice(["local", "dask"]), default="local", show_default=True,
+                     help="dask: partitions of the inputs on a Dask cluster (pip install 'zeek-proxy[dask]')."),
+        click.option("--scheduler", default=None, metavar="ADDRESS",
+                     help="With --engine dask: an existing cluster (tcp://host:8786) instead of a "
+                          "LocalCluster of --jobs processes."),
     )):
         command = option(command)
     return command
@@ -170,7 +175,8 @@ def scan(paths: tuple[str, ...], input_format: str, output: str, strict: bool,
          stats: bool | None, progress: bool | None, config: str | None,
          allowlists: tuple[str, ...], show_suppressed: bool, to: str, fail_on_alert: bool,
          jobs: int | None, since: pd.Timestamp | None, until: pd.Timestamp | None,
-         max_signals: int, state_path: str | None, max_record: int) -> None:
+         max_signals: int, state_path: str | None, max_record: int, engine: str,
+         scheduler: str | None) -> None:
     """Scan logs and write one alert per matching connection.
 
     PATH is a file, a folder (searched for *conn*.log* and *eve*.json*), a glob, or -
@@ -187,14 +193,25 @@ def scan(paths: tuple[str, ...], input_format: str, output: str, strict: bool,
     try:
         refuse_inputs(output, inputs)
         state = State.load(state_path) if state_path else None
-        meter = _progress(progress, inputs)
-        try:
-            result = run_scan(inputs, settings, input_format=input_format, strict=strict,
-                              jobs=jobs, progress=meter, since=since, until=until,
-                              max_signals=max_signals, state=state, max_record=max_record)
-        finally:
-            if meter:
-                meter.close()
+        if engine == "dask":
+            if state is not None or "-" in inputs:
+                raise click.UsageError("--engine dask reads files, without --state or stdin")
+            from zeek_proxy.engine_dask import scan_dask
+
+            result = scan_dask(inputs, settings, scheduler, jobs, input_format=input_format,
+                               strict=strict, since=since, until=until, max_signals=max_signals,
+                               max_record=max_record)
+        else:
+            if scheduler:
+                raise click.UsageError("--scheduler goes with --engine dask")
+            meter = _progress(progress, inputs)
+            try:
+                result = run_scan(inputs, settings, input_format=input_format, strict=strict,
+                                  jobs=jobs, progress=meter, since=since, until=until,
+                                  max_signals=max_signals, state=state, max_record=max_record)
+            finally:
+                if meter:
+                    meter.close()
         with open_output(output, append=state is not None) as out:
             emitter = EMITTERS[to](out)
             emitter.begin()
@@ -226,7 +243,8 @@ def watch(paths: tuple[str, ...], input_format: str, output: str, strict: bool,
           stats: bool | None, progress: bool | None, config: str | None,
           allowlists: tuple[str, ...], show_suppressed: bool, to: str, fail_on_alert: bool,
           jobs: int | None, since: pd.Timestamp | None, until: pd.Timestamp | None,
-          max_signals: int, state_path: str | None, max_record: int, interval: float) -> None:
+          max_signals: int, state_path: str | None, max_record: int, engine: str,
+          scheduler: str | None, interval: float) -> None:
     """Follow live logs through rotation and write alerts as they are found.
 
     Files and folders are looked at every --interval seconds (new files in a folder
@@ -240,6 +258,8 @@ def watch(paths: tuple[str, ...], input_format: str, output: str, strict: bool,
     """
     if not paths:
         raise click.UsageError("watch needs at least one PATH")
+    if engine != "local" or scheduler:
+        raise click.UsageError("watch runs on the local engine")
     settings = _settings(config, allowlists)
     try:
         state = State.load(state_path) if state_path else State("")

@@ -164,18 +164,30 @@ def scan(
     Raises:
         MalformedRecordError: under `strict`.
     """
-    result = ScanResult(alerts=core.finalize(core.collapse(empty_frame()), settings),
-                        allow_counts={entry.name: 0 for entry in settings.allow})
-    hits: list[pd.DataFrame] = []
+    inputs: list[InputStats] = []
+    errors: list[InputError] = []
     jobs = jobs or os.cpu_count() or 1
-    frames = read_frames(paths, input_format, strict, result.inputs, result.errors,
+    frames = read_frames(paths, input_format, strict, inputs, errors,
                          rule_prefilter(settings) if prefilter else None, jobs, progress, state,
                          max_record)
+    hits = []
     for frame in frames:
         selected = core.select(frame, settings)
-        result.inputs[-1].matched += len(selected)
+        inputs[-1].matched += len(selected)
         if not selected.empty:
             hits.append(selected)
+    return conclude(hits, inputs, errors, settings, since, until, max_signals)
+
+
+def conclude(hits: list[pd.DataFrame], inputs: list[InputStats], errors: list[InputError],
+             settings: Settings, since: pd.Timestamp | None = None,
+             until: pd.Timestamp | None = None, max_signals: int = 0) -> ScanResult:
+    """From rule hits to the run's result: one alert per connection, time window,
+    allow entries, --max-signals, and the per-input alert counts. The same for every
+    engine, so that they agree alert for alert."""
+    result = ScanResult(alerts=core.finalize(core.collapse(empty_frame()), settings), inputs=inputs,
+                        allow_counts={entry.name: 0 for entry in settings.allow}, errors=errors)
+    hits = [h for h in hits if not h.empty]
     connections = core.finalize(core.collapse(pd.concat(hits, ignore_index=True)), settings) \
         if hits else result.alerts
     inside = _in_window(connections["@timestamp"], since, until)

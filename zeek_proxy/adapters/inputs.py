@@ -41,13 +41,29 @@ def is_log_name(name: str) -> bool:
     )
 
 
+def is_url(path: str) -> bool:
+    return "://" in path
+
+
+def _open_url(url: str) -> BinaryIO:
+    try:
+        import fsspec
+    except ImportError:
+        raise InputError("reading URLs needs fsspec (pip install 'zeek-proxy[dask]')",
+                         SourceLocation(url)) from None
+    try:
+        return fsspec.open(url, "rb").open()
+    except (OSError, ValueError, ImportError) as exc:
+        raise InputError(f"cannot open: {exc}", SourceLocation(url)) from None
+
+
 def expand(paths: list[str]) -> Expansion:
     """Files in the order given (folders and globs sorted), each once."""
     files: list[str] = []
     errors: list[InputError] = []
     for arg in paths:
-        if arg == STDIN:
-            files.append(STDIN)
+        if arg == STDIN or is_url(arg):  # URLs are opened (and globbed) by fsspec
+            files.append(arg)
         elif os.path.isdir(arg):
             found = sorted(
                 str(p) for p in Path(arg).rglob("*") if p.is_file() and is_log_name(p.name)
@@ -118,7 +134,12 @@ def _gunzip(raw: BinaryIO) -> BinaryIO:
 def open_log(path: str) -> Iterator[OpenLog]:
     """The log at `path` ("-" is stdin), gunzipped when it starts with gzip magic."""
     try:
-        raw = io.BufferedReader(sys.stdin.buffer, BUFFER) if path == STDIN else open(path, "rb", buffering=BUFFER)
+        if path == STDIN:
+            raw = io.BufferedReader(sys.stdin.buffer, BUFFER)
+        elif is_url(path):
+            raw = io.BufferedReader(_open_url(path), BUFFER)  # type: ignore[arg-type]
+        else:
+            raw = open(path, "rb", buffering=BUFFER)
     except OSError as exc:
         raise InputError(f"cannot open: {exc.strerror or exc}", SourceLocation(path)) from None
     try:
