@@ -25,6 +25,7 @@ one more entry in TOOLS.
 from __future__ import annotations
 
 import argparse
+import gzip
 import importlib.util
 import json
 import os
@@ -652,6 +653,43 @@ def scaling(args: argparse.Namespace, ctx: Context) -> int:
     return 0 if verdict == "OK" else 1
 
 
+def dask_archives(directory: Path, rows: int) -> Path:
+    """8 hourly zeekctl gzip archives of rows/8 connections each (made once, cached)."""
+    folder = directory / "dask-archives"
+    if len(list(folder.glob("*.log.gz"))) == 8:
+        return folder
+    folder.mkdir(parents=True, exist_ok=True)
+    generator = load_generator()
+    for hour in range(8):
+        target = folder / f"conn.{hour:02d}:00:00-{hour + 1:02d}:00:00.log.gz"
+        tmp = target.with_suffix(".tmp")
+        with gzip.open(tmp, "wt", compresslevel=6) as out:
+            generator.write_zeek_tsv(generator.connections(rows // 8, seed=300 + hour), out)
+        tmp.rename(target)
+    return folder
+
+
+def dask_benchmark(args: argparse.Namespace, ctx: Context) -> int:
+    """The local engine against Dask with 1 and 2 worker processes (LocalCluster, started
+    by each run, so its start-up is counted) on 8 gzip archives: gzip files cannot be
+    split, so each is one partition."""
+    folder = dask_archives(args.workdir / str(args.rows), args.rows)
+    for archive in sorted(folder.glob("*.gz")):
+        warm_page_cache(archive)
+    base = [ctx.zeek_proxy, "scan", "-o", "-", str(folder)]
+    plan = [Result("local", "zeek-proxy", base),  # fmt holds the engine: the hit counter reads lines
+            Result("dask, 1 worker", "zeek-proxy", base + ["--engine", "dask", "-j", "1"]),
+            Result("dask, 2 workers", "zeek-proxy", base + ["--engine", "dask", "-j", "2"])]
+    run_rounds(plan, args.repeat)
+    local = plan[0].median
+    rows = [["8 gzip archives", r.fmt, "-" if r.median is None else f"{r.median:.2f}",
+             "-" if r.median is None or local is None else f"{local / r.median:.2f}x",
+             "-" if r.peak_rss_mb is None else f"{r.peak_rss_mb:.0f}", r.hits()] for r in plan]
+    print(render_table(["input", "engine", "median s", "vs local", "peak RSS MB (client)", "alerts"], rows,
+                       args.markdown))
+    return 0 if all(r.median is not None for r in plan) else 1
+
+
 # -------------------------------------------------------------------------------- main
 
 def _csv(allowed: tuple[str, ...] | list[str], what: str) -> Callable[[str], list[str]]:
@@ -689,6 +727,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--skip-slow", action="store_true", help="leave out zat (unless named in --tools)")
     parser.add_argument("--duckdb-threads", type=int, default=0,
                         help="SET threads for duckdb; 0 keeps its default, all cores (default: %(default)s)")
+    parser.add_argument("--dask", action="store_true",
+                        help="local engine vs --engine dask with 1 and 2 workers on 8 gzip archives")
     parser.add_argument("--scaling", action="store_true",
                         help="instead of the table: zeek-proxy's peak RSS on TSV at --scaling-rows, and their ratio")
     parser.add_argument("--scaling-rows", type=_rows_list, default=[1_000_000, 4_000_000],
@@ -720,6 +760,8 @@ def main(argv: list[str] | None = None) -> None:
         log("warning: /dev/null is not a character device on this machine (something replaced it); "
             "the benchmark does not write to it, but other programs will fill it")
     ctx = Context(python=sys.executable, zeek_proxy=find_zeek_proxy(), duckdb_threads=args.duckdb_threads)
+    if args.dask:
+        sys.exit(dask_benchmark(args, ctx))
     sys.exit(scaling(args, ctx) if args.scaling else benchmark(args, ctx))
 
 
