@@ -158,3 +158,15 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def test_fsspec_urls_on_both_engines(archives: Path, cluster) -> None:
+    url = f"file://{archives}/2026-11-27/*.log.gz"
+    from zeek_proxy import DEFAULT_SETTINGS
+
+    remote = scan_dask([url], DEFAULT_SETTINGS, cluster.scheduler_address)
+    local = scan([str(archives / "2026-11-27")])
+    assert remote.alerts["event.id"].tolist() == local.alerts["event.id"].tolist()
+    assert len(remote.inputs) == 8 and all(s.path.startswith("file://") for s in remote.inputs)
+    single = f"file://{sorted((archives / '2026-11-27').glob('*.gz'))[0]}"
+    assert scan([single]).inputs[0].read == 3000  # the local engine opens URLs too
