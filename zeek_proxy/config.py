@@ -217,7 +217,7 @@ def parse_config(text: str, path: str = "<config>") -> Settings:
             raise check.error(f"unknown key (known: {', '.join(sorted(known))})", f"{section}.{extra[0]}")
     rule, networks = data.get("rule", {}), data.get("networks", {})
     profile = rule.get("profile", DEFAULT_PROFILE)
-    if profile not in PROFILES:
+    if not isinstance(profile, str) or profile not in PROFILES:
         raise check.error(f"unknown profile {profile!r} (known: {', '.join(PROFILES)})", "rule.profile")
     internal, not_internet = PROFILES[profile]
     settings = Settings(
@@ -298,7 +298,10 @@ def _zeek_table(lines: list[str], path: str) -> list[tuple[Any, int]]:
     for number, line in enumerate(lines, 1):
         if line.startswith("#separator"):
             value = line[len("#separator"):].strip(" \t")
-            separator = value.encode().decode("unicode_escape") if value else "\t"
+            try:
+                separator = value.encode().decode("unicode_escape") if value else "\t"
+            except UnicodeDecodeError:
+                raise ConfigError(f"bad #separator {value[:20]!r}", SourceLocation(path, number)) from None
         elif line.startswith("#fields"):
             fields = line.split(separator)[1:]
             column = next((fields.index(c) for c in ("ip", "subnet", "net", "addr") if c in fields), None)

@@ -18,9 +18,7 @@ Implementing an adapter:
 
 from __future__ import annotations
 
-import gzip
 import logging
-import zlib
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, BinaryIO, Callable, ClassVar, Iterator
@@ -30,6 +28,7 @@ import pandas as pd
 import pyarrow as pa
 
 from zeek_proxy.adapters.blocks import MAX_RECORD, Block, lines_of, read_blocks
+from zeek_proxy.adapters.inputs import GZIP_ERRORS
 from zeek_proxy.adapters.prefilter import Prefilter, Selection
 from zeek_proxy.errors import InputError, MalformedRecordError, SourceLocation
 from zeek_proxy.schema import frame_from_rows
@@ -38,7 +37,7 @@ from zeek_proxy.stats import InputStats
 logger = logging.getLogger(__name__)
 
 CHUNK_ROWS = 50_000
-_READ_ERRORS = (EOFError, zlib.error, gzip.BadGzipFile, OSError)
+_READ_ERRORS = (OSError, *GZIP_ERRORS)
 
 Progress = Callable[[int], None]
 
@@ -131,7 +130,7 @@ class Adapter:
             if block.dropped:
                 lineno += 1
                 yield lineno, None, True  # type: ignore[misc]
-            for line in bytes(block.data).splitlines(keepends=True):
+            for line in _lines(bytes(block.data)):
                 lineno += 1
                 yield lineno, line, line.endswith(b"\n")
             self._lines_read = lineno
@@ -235,6 +234,16 @@ class Adapter:
 def _resolved(item: tuple[Block, pa.Array, Future[Selection]]) -> tuple[Block, pa.Array, Selection]:
     block, lines, future = item
     return block, lines, future.result()
+
+
+def _lines(data: bytes) -> list[bytes]:
+    """Lines with their newline, split at "\\n" only (a lone "\\r" is data, as for Zeek)."""
+    parts = data.split(b"\n")
+    last = parts.pop()
+    out = [part + b"\n" for part in parts]
+    if last:
+        out.append(last)
+    return out
 
 
 def _span(lines: pa.Array) -> int:

@@ -7,12 +7,13 @@ the kernels that scan it (without the GIL, in worker threads) touch the bytes in
 
 from __future__ import annotations
 
-import zlib
 from dataclasses import dataclass
 from typing import BinaryIO, Iterator
 
 import numpy as np
 import pyarrow as pa
+
+from zeek_proxy.adapters.inputs import GZIP_ERRORS
 
 BLOCK_SIZE = 8 << 20
 MAX_RECORD = 1 << 20  # default cap on one record (line); longer ones are malformed
@@ -69,7 +70,7 @@ def read_blocks(stream: BinaryIO, size: int = BLOCK_SIZE, hold_partial: bool = F
                     eof = True
                     break
                 filled += count
-        except (EOFError, OSError, zlib.error) as exc:
+        except (OSError, *GZIP_ERRORS) as exc:
             error = exc
         view.release()
         cut = filled if eof and not hold_partial else buffer.rfind(b"\n", 0, filled) + 1

@@ -25,6 +25,7 @@ LOG_NAME_PATTERNS = ("*conn*.log*", "*eve*.json*")
 NOT_LOGS = ("*conn-summary*",)  # zeekctl's text reports
 GZIP_MAGIC = b"\x1f\x8b"
 BUFFER = 1 << 20
+READ_CHUNK = 256 << 10
 
 
 @dataclass(frozen=True)
@@ -121,13 +122,55 @@ class OpenLog:
             return 0
 
 
+try:  # ISA-L inflates several times faster than zlib
+    from isal import isal_zlib as _inflate_module
+except ImportError:  # pragma: no cover - isal is a dependency, but not on every platform
+    _inflate_module = zlib  # type: ignore[no-redef]
+
+#: What a broken compressed stream raises.
+GZIP_ERRORS: tuple[type[BaseException], ...] = (EOFError, zlib.error, gzip.BadGzipFile,
+                                                _inflate_module.error)  # type: ignore[attr-defined]
+
+
+class _Gunzip(io.RawIOBase):
+    """A gzip stream (one or more members) inflated as it is read.
+
+    Everything inflated is handed out before a break is reported, so a truncated archive
+    yields all it holds; at most `len(buffer)` bytes are inflated per read, so a
+    decompression bomb cannot grow memory.
+    """
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self.raw = raw
+        self.inflate = _inflate_module.decompressobj(wbits=31)
+        self.pending = b""  # compressed bytes not yet inflated
+        self.in_member = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        while True:
+            if self.inflate.eof:  # next member, if any
+                self.pending = self.inflate.unused_data + self.pending
+                self.inflate = _inflate_module.decompressobj(wbits=31)
+                self.in_member = False
+            if not self.pending:
+                self.pending = self.raw.read(READ_CHUNK)
+                if not self.pending:
+                    if self.in_member:
+                        raise EOFError("compressed file ended before the end-of-stream marker was reached")
+                    return 0
+            self.in_member = True
+            out = self.inflate.decompress(self.pending, len(buffer))
+            self.pending = self.inflate.unconsumed_tail
+            if out:
+                buffer[: len(out)] = out
+                return len(out)
+
+
 def _gunzip(raw: BinaryIO) -> BinaryIO:
-    """A decompressing stream: ISA-L's igzip (several times faster) when installed."""
-    try:
-        from isal import igzip
-    except ImportError:  # pragma: no cover - isal is a dependency, but not on every platform
-        return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
-    return igzip.IGzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
+    return io.BufferedReader(_Gunzip(raw), BUFFER)  # type: ignore[return-value]
 
 
 @contextmanager

@@ -46,7 +46,8 @@ class SuricataAdapter(Adapter):
         start = _time(flow.get("start"), "flow.start")
         end = _time(flow.get("end"), "flow.end")
         flow_id = event.get("flow_id")
-        if flow_id is not None and (isinstance(flow_id, bool) or not isinstance(flow_id, int)):
+        if flow_id is not None and (isinstance(flow_id, bool) or not isinstance(flow_id, int)
+                                    or not -(1 << 63) <= flow_id < 1 << 63):
             raise ValueError(f"bad flow_id {str(flow_id)[:40]!r}")
         return {
             "@timestamp": start if start is not None else values.iso_to_us(stamp),

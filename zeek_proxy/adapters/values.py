@@ -11,6 +11,14 @@ from zeek_proxy.core.networks import parse_address
 
 _DECIMAL = re.compile(r"^\s*([-+]?)(\d+)(?:\.(\d*))?\s*$")
 _MS_THRESHOLD = 100_000_000_000  # epoch values above this (year 5138 in seconds) are ms
+_INT64 = 1 << 63
+_MAX_TIME_US = 253_402_300_800 * 1_000_000  # year 10000: beyond any log's time
+
+
+def _in_int64(value: int, what: str) -> int:
+    if not -_INT64 <= value < _INT64:
+        raise ValueError(f"{what} {str(value)[:30]}... is out of range")
+    return value
 
 
 def scaled_int(value: object, digits: int, what: str) -> int:
@@ -18,7 +26,7 @@ def scaled_int(value: object, digits: int, what: str) -> int:
     if isinstance(value, bool):
         raise ValueError(f"bad {what} {value!r}")
     if isinstance(value, int):
-        return value * 10**digits
+        return _in_int64(value * 10**digits, what)
     text = repr(value) if isinstance(value, float) else str(value)
     m = _DECIMAL.match(text)
     if m is None:
@@ -26,13 +34,16 @@ def scaled_int(value: object, digits: int, what: str) -> int:
             number = float(text)
         except ValueError:
             raise ValueError(f"bad {what} {text[:40]!r}") from None
-        if not math.isfinite(number):
+        scaled = number * 10**digits
+        if not math.isfinite(scaled):
             raise ValueError(f"bad {what} {text[:40]!r}")
-        return round(number * 10**digits)
+        return _in_int64(round(scaled), what)
     sign, whole, frac = m.groups()
     frac = (frac or "")[:digits].ljust(digits, "0")
+    if len(whole) > 19:
+        raise ValueError(f"{what} {text[:40]!r} is out of range")
     result = int(whole) * 10**digits + int(frac or "0")
-    return -result if sign == "-" else result
+    return _in_int64(-result if sign == "-" else result, what)
 
 
 def iso_to_us(text: str, what: str = "timestamp") -> int:
@@ -52,10 +63,14 @@ def time_to_us(value: object, what: str = "ts") -> int:
     if isinstance(value, str) and ("-" in value[1:] or "T" in value):
         return iso_to_us(value, what)
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) > _MS_THRESHOLD:
-        return value * 1000
-    if isinstance(value, float) and abs(value) > _MS_THRESHOLD:
-        return scaled_int(value, 3, what)
-    return scaled_int(value, 6, what)
+        micros = value * 1000
+    elif isinstance(value, float) and abs(value) > _MS_THRESHOLD:
+        micros = scaled_int(value, 3, what)
+    else:
+        micros = scaled_int(value, 6, what)
+    if abs(micros) >= _MAX_TIME_US:
+        raise ValueError(f"{what} {str(value)[:40]!r} is out of range")
+    return micros
 
 
 def port(value: object, what: str) -> int:
@@ -85,7 +100,7 @@ def count(value: object, what: str) -> int | None:
         raise ValueError(f"bad {what} {str(value)[:40]!r}") from None
     if number < 0:
         raise ValueError(f"negative {what} {number}")
-    return number
+    return _in_int64(number, what)
 
 
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"

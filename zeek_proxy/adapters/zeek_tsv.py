@@ -7,6 +7,7 @@ several blocks (concatenated logs).
 
 from __future__ import annotations
 
+import copy
 import logging
 import re
 from typing import Any
@@ -26,6 +27,8 @@ logger = logging.getLogger(__name__)
 
 _ESCAPE = re.compile(rb"\\(x[0-9a-fA-F]{2}|\\)")
 _TUPLE = ("proto", "id.orig_h", "id.resp_h", "id.resp_p")
+#: First bytes of a line that may be a header: "#", a BOM, or white space str.lstrip() removes.
+_HEADER_FIRST_BYTES = b"#\xef \t\r\x0b\x0c\x1c\x1d\x1e\x1f"
 
 
 def unescape(text: str) -> str:
@@ -44,6 +47,7 @@ class ZeekTSVAdapter(Adapter):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.quiet = False  # a probe copy (the pre-filter's) does not warn
         self._new_block()
 
     def _new_block(self) -> None:
@@ -125,7 +129,7 @@ class ZeekTSVAdapter(Adapter):
         elif self.fields is not None:
             self.is_conn = looks_like_conn(self.fields)
             self.why_not_conn = "fields are not those of a conn log"
-        if was and not self.is_conn:
+        if was and not self.is_conn and not self.quiet:
             logger.warning("%s: %s; its records are skipped", self.path, self.why_not_conn)
 
     # -- fast path ------------------------------------------------------------------
@@ -134,24 +138,37 @@ class ZeekTSVAdapter(Adapter):
         return block.contains(b"#")
 
     def select(self, lines: pa.Array, force: list[int], prefilter: Prefilter) -> Selection:
-        maybe = lines_starting_with(lines, b"# \t")
-        headers = maybe[matching(lines.take(pa.array(maybe)), r"^\s*#")] if len(maybe) else maybe
-        if len(headers) == 0:
+        headers = self._header_lines(lines)
+        if not headers:
             return self._select_segment(lines, force, prefilter)
-        total = Selection(parse=[])
+        # The layout changes inside this block. Work each segment out on a copy of the
+        # reader, and send the header lines on to the parser with the chosen records, so
+        # that the main thread applies them in file order, each exactly once.
+        probe = copy.copy(self)
+        probe.header_lines = list(self.header_lines)
+        probe.quiet = True
+        total = Selection(parse=list(headers))
         start = 0
-        for h in [*headers.tolist(), len(lines)]:
+        for h in [*headers, len(lines)]:
             if h > start:
-                part = self._select_segment(
+                part = probe._select_segment(
                     lines.slice(start, h - start), [i - start for i in force if start <= i < h], prefilter
                 )
                 total.parse.extend(i + start for i in part.parse)
                 total.filtered += part.filtered
                 total.skipped += part.skipped
             if h < len(lines):
-                self.parse(h + 1, lines[h].as_py(), True)  # a header: updates the layout
+                probe.parse(h + 1, lines[h].as_py(), True)
             start = h + 1
+        total.parse = sorted(set(total.parse))
         return total
+
+    @staticmethod
+    def _header_lines(lines: pa.Array) -> list[int]:
+        """Indices of header lines, read as the full parser reads them (after a BOM and
+        any leading white space)."""
+        maybe = lines_starting_with(lines, _HEADER_FIRST_BYTES)
+        return [int(i) for i in maybe if decode(lines[int(i)].as_py()).lstrip().startswith("#")]
 
     def _select_segment(self, lines: pa.Array, force: list[int], prefilter: Prefilter) -> Selection:
         """Stage one for lines under one header block."""
