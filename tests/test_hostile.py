@@ -973,3 +973,23 @@ def test_huge_numbers_are_malformed_not_a_crash(tmp_path: Path, fmt: str, values
         assert result.inputs[0].malformed == 1 and len(result.alerts) == 1
     out = run("scan", str(path))
     assert out.exit_code == 0 and len(ndjson(out.stdout)) == 1
+
+
+def test_a_64_mb_line_costs_little_memory_and_the_next_record_alerts(tmp_path: Path) -> None:
+    """The issue's own case: a 64 MB line under the default 1 MiB cap."""
+    lines = CONN_JSON.read_bytes().splitlines(keepends=True)
+    path = tmp_path / "conn.json.log"
+    with open(path, "wb") as out:
+        out.write(lines[0])
+        out.write(b'{"ts":1.0,"uid":"Cbig","note":"' + b"x" * (64 << 20) + b'"}\n')
+        out.writelines(lines[1:])
+    command = ["/usr/bin/time", "-f", "%M", sys.executable, "-m", "zeek_proxy", "scan", "--stats", str(path)]
+    if not os.path.exists("/usr/bin/time"):
+        pytest.skip("GNU time is not installed")
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    peak_kb = int(done.stderr.strip().splitlines()[-1])
+    assert peak_kb < 600 * 1024
+    assert "line 2: record longer than the 1048576-byte limit" in done.stderr
+    expected = scan([str(CONN_JSON)]).alerts["zeek.session_id"].tolist()
+    assert [json.loads(line)["zeek"]["session_id"] for line in done.stdout.splitlines()] == expected
