@@ -34,24 +34,17 @@ def open_output(path: str, append: bool = False) -> Iterator[TextIO]:
         yield sys.stdout
         sys.stdout.flush()
         return
-    if append:  # checkpointed runs add to what earlier runs wrote; synced before the state moves on
+    in_place = os.path.exists(path) and not os.path.isfile(path)
+    if append or in_place:  # checkpointed runs add to what earlier runs wrote
         try:
-            out = open(path, "a", encoding="utf-8", newline="")
+            out = open(path, "a" if append else "w", encoding="utf-8", newline="")
         except OSError as exc:
             raise ConfigError(f"cannot write output: {exc.strerror or exc}", SourceLocation(path)) from None
         with out:
             yield out
             out.flush()
-            if os.path.isfile(path):
+            if not in_place:  # synced before the checkpoint moves on
                 os.fsync(out.fileno())
-        return
-    if os.path.exists(path) and not os.path.isfile(path):
-        try:
-            out = open(path, "w", encoding="utf-8", newline="")
-        except OSError as exc:
-            raise ConfigError(f"cannot write output: {exc.strerror or exc}", SourceLocation(path)) from None
-        with out:
-            yield out
         return
     directory = os.path.dirname(os.path.abspath(path))
     try:

@@ -73,16 +73,20 @@ def time_to_us(value: object, what: str = "ts") -> int:
     return micros
 
 
+def _integer(value: object, what: str) -> int:
+    if isinstance(value, bool):
+        raise ValueError(f"bad {what} {value!r}")
+    try:
+        return int(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"bad {what} {str(value)[:40]!r}") from None
+
+
 def port(value: object, what: str) -> int:
     """A port number 0..65535 (Zeek may write `80/tcp`)."""
     if isinstance(value, str):
         value = value.split("/", 1)[0].strip()
-    if isinstance(value, bool):
-        raise ValueError(f"bad {what} {value!r}")
-    try:
-        number = int(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise ValueError(f"bad {what} {str(value)[:40]!r}") from None
+    number = _integer(value, what)
     if not 0 <= number <= 65535:
         raise ValueError(f"{what} {number} outside 0-65535")
     return number
@@ -92,12 +96,7 @@ def count(value: object, what: str) -> int | None:
     """A non-negative counter, None when unset."""
     if value is None:
         return None
-    if isinstance(value, bool):
-        raise ValueError(f"bad {what} {value!r}")
-    try:
-        number = int(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise ValueError(f"bad {what} {str(value)[:40]!r}") from None
+    number = _integer(value, what)
     if number < 0:
         raise ValueError(f"negative {what} {number}")
     return _in_int64(number, what)
