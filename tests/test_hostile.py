@@ -42,7 +42,6 @@ from hypothesis import HealthCheck, currently_in_test_context, event, given, set
 from hypothesis import strategies as st
 
 from conftest import FIXTURES, ROOT, generate
-from zeek_proxy.adapters.base import decode
 from zeek_proxy.adapters.zeek_conn import REQUIRED
 from zeek_proxy.adapters.zeek_tsv import unescape
 from zeek_proxy.cli import cli

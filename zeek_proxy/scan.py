@@ -5,7 +5,6 @@ This is the library entry point the CLI calls; it does no printing and never exi
 
 from __future__ import annotations
 
-import logging
 import os
 from dataclasses import dataclass, field
 from functools import partial
@@ -25,8 +24,6 @@ from zeek_proxy.progress import Progress
 from zeek_proxy.state import Start, State
 from zeek_proxy.schema import empty_frame
 from zeek_proxy.stats import InputStats
-
-logger = logging.getLogger(__name__)
 
 #: The column naming the allow entry that suppressed a hit (`--show-suppressed`).
 SUPPRESSED_BY = "zeek_proxy.suppressed_by"

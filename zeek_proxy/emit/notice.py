@@ -68,7 +68,7 @@ def notice_records(alerts: pd.DataFrame) -> list[dict[str, Any]]:
     ts = epoch_seconds(alerts["@timestamp"])
     records = []
     for i in range(len(alerts)):
-        get = lambda name: column[name][i] if name in column else None  # noqa: E731
+        get = {name: values[i] for name, values in column.items()}.get
         sub = [f"event.id={get('event.id')}"]
         if get("network.community_id"):
             sub.append(f"community_id={get('network.community_id')}")
