@@ -23,6 +23,7 @@ from zeek_proxy.emit import EMITTERS, ECSEventEmitter
 from zeek_proxy.errors import ZeekProxyError
 from zeek_proxy.output import open_output, refuse_inputs
 from zeek_proxy.progress import Progress
+from zeek_proxy.security_onion import Preset, without_flow_events
 from zeek_proxy.state import State
 from zeek_proxy.timespec import parse_time
 from zeek_proxy.scan import ScanResult, input_size, read_frames, scan as run_scan, with_suppressed
@@ -108,6 +109,24 @@ def _settings(config: str | None, allowlists: tuple[str, ...]) -> Settings:
     return settings
 
 
+def _security_onion(paths: tuple[str, ...], output: str, state_path: str | None, root: str,
+                    since: pd.Timestamp | None) -> tuple[list[str], str, str]:
+    """Inputs, output and state of the Security Onion preset; explicit values win."""
+    preset = Preset(root)
+    inputs = list(paths) or preset.inputs(since)
+    state_path = state_path or preset.state
+    output = preset.alerts if output == "-" else output
+    for path in (state_path, output):
+        if path != "-":
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    for path in inputs:
+        if "eve" in os.path.basename(path) and os.path.isfile(path) and without_flow_events(path):
+            logger.warning("%s holds no flow events (Security Onion's metadata engine is Zeek): "
+                           "connections Suricata did not alert on are invisible there; scan Zeek's "
+                           "conn.log for those", path)
+    return inputs, output, state_path
+
+
 def _progress(flag: bool | None, paths: list[str]) -> Progress | None:
     if not (flag if flag is not None else sys.stderr.isatty()):
         return None
@@ -162,6 +181,12 @@ def detect_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--scheduler", default=None, metavar="ADDRESS",
                      help="With --engine dask: an existing cluster (tcp://host:8786) instead of a "
                           "LocalCluster of --jobs processes."),
+        click.option("--security-onion", is_flag=True,
+                     help="Security Onion's paths: /nsm/zeek/logs/current/conn.log and /nsm/suricata/eve*.json "
+                          "(PATHs replace them), state /nsm/zeek-proxy/state, alerts appended to "
+                          "/nsm/zeek-proxy/alerts.ndjson unless -o."),
+        click.option("--so-root", default="/", show_default=True, metavar="DIR",
+                     help="With --security-onion: the directory that stands for / (tests, chroots)."),
     )):
         command = option(command)
     return command
@@ -176,7 +201,7 @@ def scan(paths: tuple[str, ...], input_format: str, output: str, strict: bool,
          allowlists: tuple[str, ...], show_suppressed: bool, to: str, fail_on_alert: bool,
          jobs: int | None, since: pd.Timestamp | None, until: pd.Timestamp | None,
          max_signals: int, state_path: str | None, max_record: int, engine: str,
-         scheduler: str | None) -> None:
+         scheduler: str | None, security_onion: bool, so_root: str) -> None:
     """Scan logs and write one alert per matching connection.
 
     PATH is a file, a folder (searched for *conn*.log* and *eve*.json*), a glob, or -
@@ -187,8 +212,11 @@ def scan(paths: tuple[str, ...], input_format: str, output: str, strict: bool,
         zeek-proxy scan /nsm/zeek/logs/2026-11-27/
         zeek-proxy scan -t notice -o notice.log conn.log eve.json
         zeek-proxy scan -c site.toml -a proxies.txt --show-suppressed conn.log
+        zeek-proxy scan --security-onion --since now-1d
     """
     inputs = list(paths) or ["-"]
+    if security_onion:
+        inputs, output, state_path = _security_onion(paths, output, state_path, so_root, since)
     settings = _settings(config, allowlists)
     try:
         refuse_inputs(output, inputs)
@@ -244,7 +272,7 @@ def watch(paths: tuple[str, ...], input_format: str, output: str, strict: bool,
           allowlists: tuple[str, ...], show_suppressed: bool, to: str, fail_on_alert: bool,
           jobs: int | None, since: pd.Timestamp | None, until: pd.Timestamp | None,
           max_signals: int, state_path: str | None, max_record: int, engine: str,
-          scheduler: str | None, interval: float) -> None:
+          scheduler: str | None, security_onion: bool, so_root: str, interval: float) -> None:
     """Follow live logs through rotation and write alerts as they are found.
 
     Files and folders are looked at every --interval seconds (new files in a folder
@@ -256,7 +284,13 @@ def watch(paths: tuple[str, ...], input_format: str, output: str, strict: bool,
         zeek-proxy watch --state /var/lib/zeek-proxy/state -o alerts.ndjson \\
             /opt/zeek/logs/current/conn.log /var/log/suricata/
     """
-    if not paths:
+    inputs = list(paths)
+    if security_onion:
+        inputs, output, state_path = _security_onion(paths, output, state_path, so_root, since)
+        if not paths:  # follow the folders, where new and rotated eve files appear
+            preset = Preset(so_root)
+            inputs = [preset.path("nsm", "zeek", "logs", "current", "conn.log"), preset.path("nsm", "suricata")]
+    if not inputs:
         raise click.UsageError("watch needs at least one PATH")
     if engine != "local" or scheduler:
         raise click.UsageError("watch runs on the local engine")
@@ -284,7 +318,7 @@ def watch(paths: tuple[str, ...], input_format: str, output: str, strict: bool,
             if stats:
                 click.echo(render(result.inputs), err=True)
 
-        follow(list(paths), settings, state, write, stop, interval, save=bool(state_path),
+        follow(inputs, settings, state, write, stop, interval, save=bool(state_path),
                input_format=input_format, strict=strict, jobs=jobs, since=since,
                until=until, max_signals=max_signals, max_record=max_record)
         emitter.end()
@@ -364,6 +398,85 @@ def rule(config: str | None, allowlists: tuple[str, ...]) -> None:
         "known false positives: " + "; ".join(RULE.false_positives),
     )
     click.echo(to_toml(settings, meta), nl=False)
+
+
+@cli.group()
+def export() -> None:
+    """Write the same detection for Security Onion's other engines: Sigma, Zeek, Suricata.
+
+    One config (ports, networks, allow entries) drives them all, so the offline scan,
+    the live sensor and the SIEM agree.
+
+    \b
+    Example:
+        zeek-proxy export sigma -c site.toml
+        zeek-proxy export zeek -c site.toml --package ./zeek-proxy-policy
+        zeek-proxy export suricata -c site.toml --sid-base 9300000
+    """
+
+
+def _write_text(text: str, output: str) -> None:
+    try:
+        with open_output(output) as out:
+            out.write(text)
+    except ZeekProxyError as exc:
+        raise CLIError(exc) from None
+
+
+@export.command("sigma")
+@config_options
+@click.option("-o", "--output", default="-", show_default=True, metavar="PATH", help="Output file.")
+@click.option("--fields", type=click.Choice(["zeek", "ecs"]), default="zeek", show_default=True,
+              help="Zeek's field names (id.orig_h…) or ECS names (source.ip…).")
+def export_sigma(config: str | None, allowlists: tuple[str, ...], output: str, fields: str) -> None:
+    """A Sigma rule for Security Onion's Detections module (and any Sigma pipeline).
+
+    \b
+    Example:
+        zeek-proxy export sigma -c site.toml -o proxy-port-activity.yml
+    """
+    from zeek_proxy.export.sigma import to_sigma
+
+    _write_text(to_sigma(_settings(config, allowlists), fields=fields), output)
+
+
+@export.command("zeek")
+@config_options
+@click.option("-o", "--output", default="-", show_default=True, metavar="PATH", help="Output file (the script).")
+@click.option("--package", "package", default=None, metavar="DIR",
+              help="Write a zkg package (zkg.meta, scripts/, README) into DIR instead.")
+def export_zeek(config: str | None, allowlists: tuple[str, ...], output: str, package: str | None) -> None:
+    """A Zeek policy script raising ProxyPort::Internet_Activity notices live.
+
+    \b
+    Example:
+        zeek-proxy export zeek -c site.toml --package ./zeek-proxy-policy
+    """
+    from zeek_proxy.export.zeek import to_zeek_script, write_package
+
+    settings = _settings(config, allowlists)
+    if package:
+        for path in write_package(settings, package):
+            click.echo(str(path), err=True)
+    else:
+        _write_text(to_zeek_script(settings), output)
+
+
+@export.command("suricata")
+@config_options
+@click.option("-o", "--output", default="-", show_default=True, metavar="PATH", help="Output file.")
+@click.option("--sid-base", type=click.IntRange(min=1), default=9_300_000, show_default=True, metavar="N",
+              help="The first rule's sid.")
+def export_suricata(config: str | None, allowlists: tuple[str, ...], output: str, sid_base: int) -> None:
+    """Suricata rules for the same logic (Security Onion's NIDS rules).
+
+    \b
+    Example:
+        zeek-proxy export suricata -c site.toml -o proxy-port.rules
+    """
+    from zeek_proxy.export.suricata import to_suricata_rules
+
+    _write_text(to_suricata_rules(_settings(config, allowlists), sid_base=sid_base), output)
 
 
 INTERNAL_ERROR = 70  # EX_SOFTWARE: a bug, never an input or config problem
