@@ -53,7 +53,8 @@ class SuricataAdapter(Adapter):
             "@timestamp": start if start is not None else values.iso_to_us(stamp),
             "event.start": start,
             "event.end": end,
-            "event.duration": None if start is None or end is None else (end - start) * 1000,
+            "event.duration": None if start is None or end is None
+            else values.in_int64((end - start) * 1000, "flow duration"),
             "source.ip": values.address(initiator.get("src_ip"), "src_ip"),
             "source.port": None if src_port is None else values.port(src_port, "src_port"),
             "destination.ip": values.address(initiator.get("dest_ip"), "dest_ip"),

@@ -15,7 +15,8 @@ _INT64 = 1 << 63
 _MAX_TIME_US = 253_402_300_800 * 1_000_000  # year 10000: beyond any log's time
 
 
-def _in_int64(value: int, what: str) -> int:
+def in_int64(value: int, what: str) -> int:
+    """`value`, checked to fit the frame's 64-bit columns."""
     if not -_INT64 <= value < _INT64:
         raise ValueError(f"{what} {str(value)[:30]}... is out of range")
     return value
@@ -26,7 +27,7 @@ def scaled_int(value: object, digits: int, what: str) -> int:
     if isinstance(value, bool):
         raise ValueError(f"bad {what} {value!r}")
     if isinstance(value, int):
-        return _in_int64(value * 10**digits, what)
+        return in_int64(value * 10**digits, what)
     text = repr(value) if isinstance(value, float) else str(value)
     m = _DECIMAL.match(text)
     if m is None:
@@ -37,13 +38,13 @@ def scaled_int(value: object, digits: int, what: str) -> int:
         scaled = number * 10**digits
         if not math.isfinite(scaled):
             raise ValueError(f"bad {what} {text[:40]!r}")
-        return _in_int64(round(scaled), what)
+        return in_int64(round(scaled), what)
     sign, whole, frac = m.groups()
     frac = (frac or "")[:digits].ljust(digits, "0")
     if len(whole) > 19:
         raise ValueError(f"{what} {text[:40]!r} is out of range")
     result = int(whole) * 10**digits + int(frac or "0")
-    return _in_int64(-result if sign == "-" else result, what)
+    return in_int64(-result if sign == "-" else result, what)
 
 
 def iso_to_us(text: str, what: str = "timestamp") -> int:
@@ -99,7 +100,7 @@ def count(value: object, what: str) -> int | None:
     number = _integer(value, what)
     if number < 0:
         raise ValueError(f"negative {what} {number}")
-    return _in_int64(number, what)
+    return in_int64(number, what)
 
 
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
