@@ -266,3 +266,37 @@ def test_max_signals_oldest_first_and_held_back_reported() -> None:
 def test_bad_since_is_a_usage_error() -> None:
     result = run("scan", "--since", "yesterday-ish", CONN)
     assert result.exit_code == 2 and "--since" in result.stderr
+
+
+# -- export: the same config for Sigma, Zeek and Suricata ----------------------------------
+
+SITE = '[[allow]]\nname = "corp-proxy"\ndestination = ["203.0.113.0/24"]\nports = [8080]\n'
+
+
+def test_export_writes_each_target(tmp_path: Path) -> None:
+    config = tmp_path / "site.toml"
+    config.write_text(SITE)
+    sigma = run("export", "sigma", "-c", str(config), "--fields", "ecs", "-o", str(tmp_path / "r.yml"))
+    assert sigma.exit_code == 0 and sigma.stdout == ""
+    text = (tmp_path / "r.yml").read_text()
+    assert "destination.ip|cidr: 203.0.113.0/24" in text and "filter_allow_corp_proxy" in text
+    suricata = run("export", "suricata", "-c", str(config))
+    assert suricata.exit_code == 0 and "!203.0.113.0/24" not in suricata.stdout.split("-> ")[0]
+    assert "203.0.113.0/24" in suricata.stdout
+    package = run("export", "zeek", "-c", str(config), "--package", str(tmp_path / "pkg"))
+    assert package.exit_code == 0 and package.stdout == ""
+    assert (tmp_path / "pkg" / "zkg.meta").is_file()
+    assert "203.0.113.0/24" in (tmp_path / "pkg" / "scripts" / "main.zeek").read_text()
+
+
+def test_export_errors_are_one_line_exit_2(tmp_path: Path) -> None:
+    nothing = tmp_path / "nothing.toml"
+    nothing.write_text("[rule]\nports = []\n")
+    (tmp_path / "a-file").write_text("")
+    for args in (["sigma", "-c", str(nothing)],
+                 ["suricata", "--sid-base", "4294967296"],
+                 ["zeek", "--package", str(tmp_path / "a-file")]):
+        result = CliRunner().invoke(cli, ["export", *args])
+        assert result.exit_code == 2, (args, result.output)
+        assert result.exception is None or isinstance(result.exception, SystemExit), args
+        assert result.stderr.startswith("Error: ") and result.stderr.count("\n") == 1, result.stderr

@@ -20,7 +20,7 @@ from zeek_proxy import __version__
 from zeek_proxy.adapters.blocks import MAX_RECORD
 from zeek_proxy.adapters.sniff import FORMATS
 from zeek_proxy.emit import EMITTERS, ECSEventEmitter
-from zeek_proxy.errors import ZeekProxyError
+from zeek_proxy.errors import ConfigError, SourceLocation, ZeekProxyError
 from zeek_proxy.output import open_output, refuse_inputs
 from zeek_proxy.progress import Progress
 from zeek_proxy.security_onion import Preset, without_flow_events
@@ -423,6 +423,18 @@ def _write_text(text: str, output: str) -> None:
         raise CLIError(exc) from None
 
 
+def _exported(build: Callable[[], Any]) -> Any:
+    """`build()`, with a config the target cannot express (ValueError) or a package folder
+    that cannot be written (OSError) as one exit-2 line instead of a traceback."""
+    try:
+        return build()
+    except ValueError as exc:
+        raise CLIError(ConfigError(f"cannot export: {exc}")) from None
+    except OSError as exc:
+        where = SourceLocation(exc.filename) if exc.filename else None
+        raise CLIError(ConfigError(f"cannot write: {exc.strerror or exc}", where)) from None
+
+
 @export.command("sigma")
 @config_options
 @click.option("-o", "--output", default="-", show_default=True, metavar="PATH", help="Output file.")
@@ -437,7 +449,8 @@ def export_sigma(config: str | None, allowlists: tuple[str, ...], output: str, f
     """
     from zeek_proxy.export.sigma import to_sigma
 
-    _write_text(to_sigma(_settings(config, allowlists), fields=fields), output)
+    settings = _settings(config, allowlists)
+    _write_text(_exported(lambda: to_sigma(settings, fields=fields)), output)
 
 
 @export.command("zeek")
@@ -456,10 +469,10 @@ def export_zeek(config: str | None, allowlists: tuple[str, ...], output: str, pa
 
     settings = _settings(config, allowlists)
     if package:
-        for path in write_package(settings, package):
+        for path in _exported(lambda: write_package(settings, package)):
             click.echo(str(path), err=True)
     else:
-        _write_text(to_zeek_script(settings), output)
+        _write_text(_exported(lambda: to_zeek_script(settings)), output)
 
 
 @export.command("suricata")
@@ -476,7 +489,8 @@ def export_suricata(config: str | None, allowlists: tuple[str, ...], output: str
     """
     from zeek_proxy.export.suricata import to_suricata_rules
 
-    _write_text(to_suricata_rules(_settings(config, allowlists), sid_base=sid_base), output)
+    settings = _settings(config, allowlists)
+    _write_text(_exported(lambda: to_suricata_rules(settings, sid_base=sid_base)), output)
 
 
 INTERNAL_ERROR = 70  # EX_SOFTWARE: a bug, never an input or config problem
