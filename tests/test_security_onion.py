@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -73,3 +77,35 @@ def test_missing_eve_is_fine_and_alert_only_eve_is_named(tmp_path: Path) -> None
     files["eve"].unlink()
     result = CliRunner().invoke(cli, ["scan", "--security-onion", "--so-root", str(tmp_path)])
     assert result.exit_code == 0, result.stderr
+
+
+def test_watch_preset_follows_the_sensor_and_stops_on_sigterm(tmp_path: Path) -> None:
+    files = fake_sensor(tmp_path)
+    lines = files["conn"].read_text().splitlines(keepends=True)
+    files["conn"].write_text("".join(lines[:13]))  # the rest arrives while watching
+    (files["eve"].parent / "stats.log").write_text("Date: 11/27/2026 -- 10:00:00 (uptime: 0d)\n")
+    alerts = tmp_path / "nsm" / "zeek-proxy" / "alerts.ndjson"
+    direct = set(scan([str(FIXTURES / "conn.log"), str(files["eve"])]).alerts["event.id"])
+    watcher = subprocess.Popen([sys.executable, "-m", "zeek_proxy", "watch", "--security-onion",
+                                "--so-root", str(tmp_path), "--interval", "0.3"], stderr=subprocess.PIPE)
+    try:
+        wait_for(lambda: alerts.exists() and len(ids(alerts)) >= 1)
+        with open(files["conn"], "a") as log:
+            log.write("".join(lines[13:]))
+        wait_for(lambda: set(ids(alerts)) == direct)
+    finally:
+        watcher.send_signal(signal.SIGTERM)
+        _, err = watcher.communicate(timeout=20)
+    assert watcher.returncode == 0, err
+    assert len(ids(alerts)) == len(direct)
+    again = CliRunner().invoke(cli, ["scan", "--security-onion", "--so-root", str(tmp_path)])
+    assert again.exit_code == 0 and len(ids(alerts)) == len(direct)  # the state is shared
+
+
+def wait_for(condition, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError("timed out")
