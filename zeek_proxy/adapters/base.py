@@ -231,11 +231,6 @@ class Adapter:
         return frame_from_rows(rows)
 
 
-def _resolved(item: tuple[Block, pa.Array, Future[Selection]]) -> tuple[Block, pa.Array, Selection]:
-    block, lines, future = item
-    return block, lines, future.result()
-
-
 def _lines(data: bytes) -> list[bytes]:
     """Lines with their newline, split at "\\n" only (a lone "\\r" is data, as for Zeek)."""
     parts = data.split(b"\n")

@@ -93,12 +93,8 @@ def partial_frame(transport: pa.Array, source: pa.Array, destination: pa.Array,
     port = _cell(port)
     digits = pc.and_(pc.utf8_is_digit(port), pc.less_equal(pc.utf8_length(port), 5))
     number = pc.cast(pc.if_else(digits, port, pa.scalar(None, pa.large_string())), pa.int64())
-    columns = {
-        "network.transport": pc.utf8_lower(_cell(transport)),
-        "source.ip": _cell(source),
-        "destination.ip": _cell(destination),
-        "destination.port": number,
-    }
+    columns = dict(zip(PARTIAL_COLUMNS, (pc.utf8_lower(_cell(transport)), _cell(source),
+                                         _cell(destination), number)))
     return pd.DataFrame({k: pd.arrays.ArrowExtensionArray(v) for k, v in columns.items()})
 
 

@@ -16,11 +16,6 @@ from zeek_proxy.schema import TIME_COLUMNS
 _NOT_COPIED = {"@timestamp", "_key"}
 
 
-def nest(flat: dict[str, Any]) -> dict[str, Any]:
-    """{"a.b": 1} -> {"a": {"b": 1}}; None values are left out."""
-    return _nest_paths([(key.split("."), value) for key, value in flat.items()])
-
-
 def _nest_paths(items: list[tuple[list[str], Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for path, value in items:
