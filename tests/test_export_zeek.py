@@ -1,6 +1,6 @@
 """Zeek export: the script and every .zeek file of the package parse with zeekscript
 (tree-sitter-zeek), carry every configured port, network and allow entry as Zeek literals,
-and the package has the layout zkg expects. When a `zeek` binary is installed the script
+and the package has the layout zkg expects and is installed by zkg itself. When a `zeek` binary is installed the script
 is also checked with `zeek -a` (parse and type-check); otherwise that test is skipped.
 """
 
@@ -11,6 +11,7 @@ import ipaddress
 import re
 import shutil
 import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -210,3 +211,24 @@ def test_zeek_checks_the_package(settings: Settings, tmp_path: Path) -> None:
     result = subprocess.run([_zeek(), "-a", str(tmp_path / "scripts")], check=False, capture_output=True,
                             text=True, timeout=120, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
+
+
+def test_zkg_installs_the_package(tmp_path: Path) -> None:
+    """zkg (the real package manager, from PyPI) accepts the package from a git repository
+    and installs its scripts where Zeek loads packages from."""
+    pytest.importorskip("zeekpkg")  # zkg's library; a test extra
+    package = tmp_path / "zeek-proxy-policy"
+    write_package(CONFIGS["allow"], package)
+    git = ["git", "-C", str(package), "-c", "user.name=test", "-c", "user.email=test@example.org"]
+    for args in (["init", "-q"], ["add", "."], ["commit", "-qm", "zeek-proxy policy"]):
+        subprocess.run([*git, *args], check=True, capture_output=True)
+    config = tmp_path / "zkg.cfg"
+    config.write_text("[sources]\n[paths]\n" + "".join(
+        f"{key} = {tmp_path / key}\n" for key in ("state_dir", "script_dir", "plugin_dir", "bin_dir")))
+    zkg = Path(sys.executable).parent / "zkg"  # installed beside this interpreter with the extra
+    result = subprocess.run([str(zkg), "--configfile", str(config), "install", "--force",
+                             "--skiptests", str(package)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    installed = tmp_path / "script_dir" / "packages" / package.name
+    assert (installed / "main.zeek").read_text() == to_zeek_script(CONFIGS["allow"])
+    assert f"@load ./{package.name}" in (tmp_path / "script_dir" / "packages" / "packages.zeek").read_text()
