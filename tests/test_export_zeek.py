@@ -1,7 +1,7 @@
 """Zeek export: the script and every .zeek file of the package parse with zeekscript
-(tree-sitter-zeek), carry every configured port, network and allow entry as Zeek literals,
-and the package has the layout zkg expects and is installed by zkg itself. When a `zeek` binary is installed the script
-is also checked with `zeek -a` (parse and type-check); otherwise that test is skipped.
+(tree-sitter-zeek), carry every configured port, network and allow entry as Zeek
+literals, and zkg itself installs the package. When a `zeek` binary is installed the
+script is also checked with `zeek -a` (parse and type-check); otherwise that is skipped.
 """
 
 from __future__ import annotations
