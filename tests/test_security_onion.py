@@ -7,13 +7,12 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
 from click.testing import CliRunner
 
-from conftest import FIXTURES
+from conftest import FIXTURES, wait_for
 from zeek_proxy import scan
 from zeek_proxy.cli import cli
 from zeek_proxy.security_onion import Preset, without_flow_events
@@ -101,11 +100,3 @@ def test_watch_preset_follows_the_sensor_and_stops_on_sigterm(tmp_path: Path) ->
     again = CliRunner().invoke(cli, ["scan", "--security-onion", "--so-root", str(tmp_path)])
     assert again.exit_code == 0 and len(ids(alerts)) == len(direct)  # the state is shared
 
-
-def wait_for(condition, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError("timed out")

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from conftest import FIXTURES, generate
+from conftest import FIXTURES, generate, wait_for
 from zeek_proxy import scan
 from zeek_proxy.cli import cli
 from zeek_proxy.state import State
@@ -134,13 +134,13 @@ def test_watch_follows_appends_and_rotation_and_exits_on_sigterm(tmp_path: Path)
     watcher = subprocess.Popen([*ZEEK_PROXY, "watch", "--interval", "0.3", "--state", str(state),
                                 "-o", str(out), str(folder)], stderr=subprocess.PIPE)
     try:
-        _wait_for(lambda: len(ids(out)) >= 1)
+        wait_for(lambda: len(ids(out)) >= 1)
         with open(log, "a") as f:
             f.write("".join(lines[13:16]))
-        _wait_for(lambda: len(ids(out)) >= 4)
+        wait_for(lambda: len(ids(out)) >= 4)
         log.rename(folder / "conn.1.log")
         (folder / "conn.log").write_text("".join(lines[:8] + lines[16:]))  # a new log after rotation
-        _wait_for(lambda: len(ids(out)) >= 5)
+        wait_for(lambda: len(ids(out)) >= 5)
     finally:
         watcher.send_signal(signal.SIGTERM)
         _, err = watcher.communicate(timeout=20)
@@ -149,11 +149,3 @@ def test_watch_follows_appends_and_rotation_and_exits_on_sigterm(tmp_path: Path)
     assert len(ids(out)) == 5
     assert json.loads(state.read_text())["files"]
 
-
-def _wait_for(condition, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError("timed out")

@@ -287,9 +287,8 @@ def watch(paths: tuple[str, ...], input_format: str, output: str, strict: bool,
     inputs = list(paths)
     if security_onion:
         inputs, output, state_path = _security_onion(paths, output, state_path, so_root, since)
-        if not paths:  # follow the folders, where new and rotated eve files appear
-            preset = Preset(so_root)
-            inputs = [preset.path("nsm", "zeek", "logs", "current", "conn.log"), preset.path("nsm", "suricata")]
+        if not paths:
+            inputs = Preset(so_root).followed()
     if not inputs:
         raise click.UsageError("watch needs at least one PATH")
     if engine != "local" or scheduler:

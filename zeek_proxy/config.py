@@ -96,6 +96,16 @@ def _show(name: str) -> str:
     return name if name.isprintable() else repr(name)
 
 
+def _first_duplicate(entries: list[AllowEntry] | tuple[AllowEntry, ...]) -> int | None:
+    """The index of the first entry named like an earlier one (names must be unique)."""
+    seen: set[str] = set()
+    for index, entry in enumerate(entries):
+        if entry.name in seen:
+            return index
+        seen.add(entry.name)
+    return None
+
+
 class _Checker:
     """Turns TOML values into typed settings, raising ConfigError with file, key and line."""
 
@@ -151,12 +161,10 @@ class _Checker:
         for index, entry in enumerate(entries):
             line = starts[index] if index < len(starts) else None
             out.append(self.allow_entry(entry, index, line))
-        seen: set[str] = set()
-        for index, entry in enumerate(out):
-            if entry.name in seen:
-                raise self.error(f"two allow entries are named {entry.name!r}", "allow.name",
-                                 starts[index] if index < len(starts) else None)
-            seen.add(entry.name)
+        index = _first_duplicate(out)
+        if index is not None:
+            raise self.error(f"two allow entries are named {out[index].name!r}", "allow.name",
+                             starts[index] if index < len(starts) else None)
         return tuple(out)
 
     def allow_entry(self, entry: dict[str, Any], index: int, line: int | None) -> AllowEntry:
@@ -330,14 +338,13 @@ def build_settings(config: str | None = None, allowlists: tuple[str, ...] = ()) 
     settings = load_config(config)
     for path in allowlists:
         settings = settings.with_allow(load_allowlist(path))
-    seen: set[str] = set()
-    for entry in settings.allow:
-        if entry.name in seen:
-            where = entry.origin.rsplit(":", 1)
-            line = int(where[1]) if len(where) == 2 and where[1].isdigit() else None
-            raise ConfigError(f"allow.name: two allow entries are named {entry.name!r}; names must be unique",
-                              SourceLocation(where[0], line))
-        seen.add(entry.name)
+    index = _first_duplicate(settings.allow)
+    if index is not None:
+        entry = settings.allow[index]
+        where = entry.origin.rsplit(":", 1)
+        line = int(where[1]) if len(where) == 2 and where[1].isdigit() else None
+        raise ConfigError(f"allow.name: two allow entries are named {entry.name!r}; names must be unique",
+                          SourceLocation(where[0], line))
     return settings
 
 

@@ -29,13 +29,17 @@ class Preset:
         return self.path("nsm", "zeek-proxy", "state")
 
     @property
+    def conn_log(self) -> str:
+        return self.path("nsm", "zeek", "logs", "current", "conn.log")
+
+    @property
     def alerts(self) -> str:
         return self.path("nsm", "zeek-proxy", "alerts.ndjson")
 
     def inputs(self, since: pd.Timestamp | None = None, today: date | None = None) -> list[str]:
         """Zeek's current conn.log, Suricata's eve files, and, when `since` reaches back,
         Zeek's daily archives of those days (a missing eve file is fine)."""
-        paths = [self.path("nsm", "zeek", "logs", "current", "conn.log")]
+        paths = [self.conn_log]
         if since is not None:
             today = today or pd.Timestamp.now(tz="UTC").date()
             day = since.date()
@@ -45,6 +49,11 @@ class Preset:
                 day += timedelta(days=1)
         paths.extend(sorted(glob.glob(self.path("nsm", "suricata", "eve*.json*"))))
         return paths
+
+    def followed(self) -> list[str]:
+        """What `watch` follows: Zeek's current conn.log, and Suricata's folder, where new
+        and rotated eve files appear."""
+        return [self.conn_log, self.path("nsm", "suricata")]
 
 
 def without_flow_events(path: str) -> bool:

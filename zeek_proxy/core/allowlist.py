@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -28,6 +29,19 @@ class AllowEntry:
     reason: str = ""
     expires: date | None = None  # applies to connections before this day (UTC)
     origin: str = ""  # where it was defined, e.g. "site.toml:12"
+
+    KEYS: ClassVar[tuple[str, ...]] = ("source", "destination", "ports", "source_ports")
+
+    @property
+    def conditions(self) -> dict[str, NetworkSet | tuple[int, ...]]:
+        """The keys this entry sets, with their values, in `KEYS` order."""
+        return {key: value for key in self.KEYS if (value := getattr(self, key)) is not None}
+
+    @property
+    def inert(self) -> bool:
+        """True when a key is set to an empty list: the entry matches nothing."""
+        return any(not (value.networks if isinstance(value, NetworkSet) else value)
+                   for value in self.conditions.values())
 
     @property
     def expires_at(self) -> pd.Timestamp | None:

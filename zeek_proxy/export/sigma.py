@@ -25,6 +25,7 @@ from datetime import UTC, date, datetime
 
 from zeek_proxy.config import Settings
 from zeek_proxy.core.allowlist import AllowEntry
+from zeek_proxy.core.networks import NetworkSet
 from zeek_proxy.core.rule import RULE
 
 #: flavour -> our key -> field name
@@ -34,7 +35,6 @@ FIELDS: dict[str, dict[str, str]] = {
     "ecs": {"transport": "network.transport", "source": "source.ip", "source_ports": "source.port",
             "destination": "destination.ip", "ports": "destination.port"},
 }
-_ENTRY_KEYS = ("source", "destination", "ports", "source_ports")
 _NAMESPACE = uuid.UUID(RULE.id)  # ids of exported rules are derived from the Elastic rule's
 _PLAIN = re.compile(r"[A-Za-z][A-Za-z0-9 ._/()&,+=%'-]*(?<! )|[0-9]+(\.[0-9]+){3}/[0-9]+|https?://[\w./%#?=&+-]+")
 _RESERVED = {"y", "n", "yes", "no", "true", "false", "on", "off", "null"}
@@ -75,14 +75,9 @@ def _slug(name: str, taken: set[str]) -> str:
 
 def _entry_map(entry: AllowEntry, names: dict[str, str]) -> dict[str, list[str | int]]:
     """The filter of one allow entry: field|modifier -> values, ANDed."""
-    out: dict[str, list[str | int]] = {}
-    for key in _ENTRY_KEYS:
-        value = getattr(entry, key)
-        if value is not None:
-            cidr = key in ("source", "destination")
-            out[names[key] + ("|cidr" if cidr else "")] = (
-                value.to_list() if cidr else list(dict.fromkeys(value)))
-    return out
+    return {names[key] + ("|cidr" if isinstance(value, NetworkSet) else ""):
+            value.to_list() if isinstance(value, NetworkSet) else list(dict.fromkeys(value))
+            for key, value in entry.conditions.items()}
 
 
 def _detection(settings: Settings, fields: str, today: date) -> tuple[Detection, dict[str, str], str]:
@@ -110,7 +105,7 @@ def _detection(settings: Settings, fields: str, today: date) -> tuple[Detection,
             raise ValueError(f"allow entry {entry.name!r} sets no key: the rule matches nothing")
         if entry.expired(today):
             left_out.append(f"allow entry {label} left out: expired {entry.expires}")
-        elif any(not values for values in keys.values()):
+        elif entry.inert:
             left_out.append(f"allow entry {label} left out: an empty list matches nothing")
         else:
             name = "filter_allow_" + _slug(entry.name, taken)

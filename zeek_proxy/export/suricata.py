@@ -29,7 +29,6 @@ from zeek_proxy.core.rule import RULE
 FLOWBIT = "zeek_proxy.allowed"
 ONCE = "zeek_proxy.alerted"  # set by the alerting rule itself: one alert per flow
 HEADER_PROTOCOLS = ("tcp", "udp", "sctp")  # transports a Suricata header names with ports
-_KEYS = ("source", "destination", "source_ports")
 _HOW = {(): "its ports get no rule", ("source",): "negated in the source list",
         ("destination",): "added to the excluded destinations",
         ("source_ports",): "negated as source ports"}
@@ -55,12 +54,8 @@ def _safe(text: str, keep: str = " .,:/()#@+=-") -> str:
 
 
 def _keys(entry: AllowEntry) -> tuple[str, ...]:
-    return tuple(k for k in _KEYS if getattr(entry, k) is not None)
-
-
-def _inert(entry: AllowEntry) -> bool:
-    return any(v is not None and not (v.networks if hasattr(v, "networks") else v)
-               for v in (entry.source, entry.destination, entry.ports, entry.source_ports))
+    """The keys an entry sets besides its destination ports, which pick the rules it joins."""
+    return tuple(key for key in entry.conditions if key != "ports")
 
 
 def _covers(entry: AllowEntry, port: int) -> bool:
@@ -117,7 +112,7 @@ def to_suricata_rules(settings: Settings, sid_base: int = 9300000, today: date |
     """
     today = today or datetime.now(UTC).date()
     # An empty list in an entry matches nothing, so such an entry suppresses nothing.
-    live = tuple(e for e in settings.allow if not e.expired(today) and not _inert(e))
+    live = tuple(e for e in settings.allow if not e.expired(today) and not e.inert)
     ports = list(dict.fromkeys(settings.ports))
     meta = f", zeek_proxy_profile {_safe(settings.profile, '.-')}"
     lines = [
@@ -135,7 +130,7 @@ def to_suricata_rules(settings: Settings, sid_base: int = 9300000, today: date |
                 if entry.expires else "kept")
         if entry in live:
             note += "; " + _HOW.get(_keys(entry), f"a noalert rule sets flowbit {FLOWBIT}")
-        elif _inert(entry):
+        elif entry.inert:
             note = "an empty list matches nothing: left out"
         lines.append(f"# allow {_safe(entry.name)!r} ({keys}): {note}")
     rules: list[str] = []

@@ -14,7 +14,6 @@ each transport Zeek can name (tcp, udp, icmp); other transports are left out.
 from __future__ import annotations
 
 import ipaddress
-from datetime import UTC, date, datetime
 from pathlib import Path
 
 from zeek_proxy import __version__
@@ -170,10 +169,6 @@ def _set(items: list[str], constructor: bool = False) -> str:
     return "{ " + ", ".join(items) + " }"
 
 
-def _epoch(day: date) -> float:
-    return datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()
-
-
 def _entry(entry: AllowEntry, transports: list[str]) -> str:
     fields = [f"$name={_string(entry.name)}"]
     for key in ("source", "destination"):
@@ -187,7 +182,7 @@ def _entry(entry: AllowEntry, transports: list[str]) -> str:
     if entry.reason:
         fields.append(f"$reason={_string(entry.reason)}")
     if entry.expires is not None:
-        fields.append(f"$expires=double_to_time({_epoch(entry.expires):.1f})")
+        fields.append(f"$expires=double_to_time({entry.expires_at.timestamp():.1f})")
     expiry = f"  # expires {entry.expires.isoformat()} (UTC)" if entry.expires else ""
     return (f"\t\t[{_string(entry.name)}] = AllowEntry({', '.join(fields)}),{expiry}")
 
