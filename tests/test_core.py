@@ -11,6 +11,7 @@ import communityid
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, strategies as st
 
 from zeek_proxy import core
 from zeek_proxy.adapters.zeek_tsv import ZeekTSVAdapter
@@ -152,6 +153,36 @@ def test_network_set_contains_edge_shapes() -> None:
     assert nets.contains(pd.Series([None, None], dtype=object)).tolist() == [False, False]
 
 
+_octet_text = st.one_of(st.integers(0, 255).map(str), st.sampled_from(["256", "010", "00", "-1", "1a"]))
+_address_text = st.one_of(
+    st.lists(_octet_text, min_size=3, max_size=5).map(".".join),
+    st.ip_addresses(v=4).map(str),
+    st.sampled_from(["::1", "::ffff:10.1.2.3", "10.1.2.3 ", "", "2001:db8::1"]),
+)
+
+
+@given(networks=st.lists(st.ip_addresses(v=4).flatmap(
+           lambda ip: st.integers(0, 32).map(lambda bits: f"{ip}/{bits}")), min_size=1, max_size=4),
+       addresses=st.lists(_address_text, min_size=1, max_size=30))
+def test_network_set_contains_agrees_with_ipaddress(networks: list[str], addresses: list[str]) -> None:
+    """The spelled-out RE2 pattern and the integer path both say what `ipaddress` says."""
+    nets = NetworkSet.parse(networks)
+    expected = [nets.find(a) is not None for a in addresses]
+    assert nets.contains(pd.Series(addresses, dtype=object)).tolist() == expected
+    firsts = [None if nets.find(a) is None else str(nets.find(a)) for a in addresses]
+    assert nets.first_holding(pd.Series(addresses, dtype=object)).tolist() == firsts
+    assert nets._ipv4_pattern is not None
+    huge = NetworkSet.parse([*networks, "11.0.0.0/9"])  # 128 alternatives: still spelled
+    assert huge._ipv4_pattern is not None
+    v6_only = NetworkSet.parse(["2001:db8::/32", "::1/128"])
+    assert v6_only.contains(pd.Series(addresses, dtype=object)).tolist() == [
+        v6_only.find(a) is not None for a in addresses]
+    unspelled = NetworkSet(nets.networks + tuple(ipaddress.ip_network(f"100.{i}.0.0/17") for i in range(40)))
+    assert unspelled._ipv4_pattern is None  # 40 x 128 > MAX_SPELLED: the integer path
+    assert unspelled.contains(pd.Series(addresses, dtype=object)).tolist() == [
+        unspelled.find(a) is not None for a in addresses]
+
+
 def test_network_set_find_and_parse() -> None:
     nets = NetworkSet.parse([" 172.16.0.0/12", "10.0.0.0/8"])
     assert nets.find("172.20.1.1") == ipaddress.ip_network("172.16.0.0/12")
@@ -282,7 +313,18 @@ def test_community_id_matches_reference(src: str, dst: str, sport: int, dport: i
         src, dst, sport, dport, proto)
 
 
+@given(v=st.sampled_from([4, 6]), data=st.data(), sport=st.integers(0, 65535),
+       dport=st.integers(0, 65535), proto=st.sampled_from(["tcp", "udp"]))
+def test_community_id_matches_reference_for_any_flow(v: int, data: st.DataObject, sport: int,
+                                                    dport: int, proto: str) -> None:
+    src, dst = (str(data.draw(st.ip_addresses(v=v))) for _ in range(2))
+    assert community_id(src, dst, sport, dport, proto) == reference_community_id(
+        src, dst, sport, dport, proto)
+
+
 def test_community_id_impossible_cases() -> None:
+    assert community_id("10.0.0.1", "not an address", 1, 8080, "tcp") is None
+    assert community_id("010.0.0.1", "8.8.8.8", 1, 8080, "tcp") is None
     assert community_id("10.0.0.1", "2001:db8::1", 1, 8080, "tcp") is None
     assert community_id("10.0.0.1", "8.8.8.8", None, 8080, "tcp") is None  # type: ignore[arg-type]
     assert community_id("10.0.0.1", "8.8.8.8", 1, 2, "icmp") is None

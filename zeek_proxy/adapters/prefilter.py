@@ -20,6 +20,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from zeek_proxy.core.networks import NEVER
+
 PARTIAL_COLUMNS = ("network.transport", "source.ip", "destination.ip", "destination.port")
 
 
@@ -34,7 +36,7 @@ class Prefilter:
     def port_pattern(self) -> str:
         """RE2 alternation of the ports, longest first."""
         if not self.ports:
-            return "(?!)"
+            return NEVER
         return "(?:" + "|".join(sorted({str(p) for p in self.ports}, key=len, reverse=True)) + ")"
 
 

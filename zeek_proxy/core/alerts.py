@@ -84,7 +84,7 @@ def finalize(alerts: pd.DataFrame, settings: Settings) -> pd.DataFrame:
         {c: t for c, t in ECS_COLUMNS.items()}
     ))
     out["event.id"] = [event_id(k) for k in alerts["_key"]]
-    out["zeek_proxy.internal_network"] = [str(settings.internal.find(ip)) for ip in out["source.ip"]]
+    out["zeek_proxy.internal_network"] = settings.internal.first_holding(out["source.ip"])
     out["message"] = [
         f"{RULE.name}: {src} (internal, {net}) to {dst}:{port}/{transport} (Internet, proxy port)"
         for src, net, dst, port, transport in zip(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import socket
 import struct
 
 import pandas as pd
@@ -22,16 +23,26 @@ def community_id(
 ) -> str | None:
     """The v1 Community ID of a flow, or None when it cannot be computed."""
     proto = PROTOCOL_NUMBERS.get(transport)
-    src, dst = parse_address(source_ip), parse_address(destination_ip)
-    if proto is None or src is None or dst is None or src.version != dst.version:
+    if proto is None or source_port is None or destination_port is None:
         return None
-    if source_port is None or destination_port is None:
+    src, dst = _packed(source_ip), _packed(destination_ip)
+    if src is None or dst is None or len(src) != len(dst):
         return None
-    a, b = (src.packed, source_port), (dst.packed, destination_port)
+    a, b = (src, source_port), (dst, destination_port)
     if b < a:
         a, b = b, a
     data = struct.pack("!H", seed) + a[0] + b[0] + struct.pack("!BBHH", proto, 0, a[1], b[1])
     return "1:" + base64.b64encode(hashlib.sha1(data).digest()).decode("ascii")
+
+
+def _packed(address: str) -> bytes | None:
+    """The address in network byte order; inet_pton for the usual text, `ipaddress`
+    for the rest (IPv6 scope ids)."""
+    try:
+        return socket.inet_pton(socket.AF_INET6 if ":" in address else socket.AF_INET, address)
+    except (OSError, TypeError):
+        ip = parse_address(address) if isinstance(address, str) else None
+        return None if ip is None else ip.packed
 
 
 def fill_community_id(frame: pd.DataFrame) -> pd.DataFrame:

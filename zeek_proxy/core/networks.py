@@ -1,15 +1,16 @@
 """Sets of IP networks, tested against whole columns at once.
 
-Dotted-quad IPv4 addresses are turned into 32-bit integers by Arrow kernels and tested
-with masks, so the cost does not grow with the number of distinct hosts. Everything else
-(IPv6, IPv4-mapped, invalid text) is decided once per distinct value with `ipaddress`.
+Dotted-quad IPv4 addresses are tested by one RE2 pattern spelling out the set's IPv4
+networks (or, for very large sets, turned into 32-bit integers and masked), so the cost
+does not grow with the number of distinct hosts. Everything else (IPv6, IPv4-mapped,
+invalid text) is decided once per distinct value with `ipaddress`.
 """
 
 from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Iterable
 
 import numpy as np
@@ -61,15 +62,40 @@ class NetworkSet:
             text = pa.array(addresses, type=pa.string(), from_pandas=True)
         except (pa.ArrowException, TypeError):
             return self._contains_slowly(addresses)
-        numbers, valid = ipv4_numbers(text)
-        for net in self.networks:
-            if net.version == 4:
-                mask, base = int(net.netmask), int(net.network_address)
-                result |= valid & ((numbers & np.uint32(mask)) == np.uint32(base))
+        if self._ipv4_pattern is not None:
+            valid = _matches(text, DOTTED_QUAD)
+            if valid.any():
+                result |= valid & _matches(text, self._ipv4_pattern)
+        else:
+            numbers, valid = ipv4_numbers(text)
+            for net in self.networks:
+                if net.version == 4:
+                    mask, base = int(net.netmask), int(net.network_address)
+                    result |= valid & ((numbers & np.uint32(mask)) == np.uint32(base))
         rest = ~valid & ~np.asarray(text.is_null().to_numpy(zero_copy_only=False), dtype=bool)
         if rest.any():
             result[rest] = self._contains_slowly(addresses[rest])
         return result
+
+    def first_holding(self, addresses: pd.Series) -> np.ndarray:
+        """For each address, the first network holding it as text (None: none does);
+        `find` for a whole column."""
+        found = np.full(len(addresses), None, dtype=object)
+        open_ = np.ones(len(addresses), dtype=bool)
+        for net in self.networks:
+            hit = open_ & NetworkSet((net,)).contains(addresses)
+            found[hit] = str(net)
+            open_ &= ~hit
+        return found
+
+    @cached_property
+    def _ipv4_pattern(self) -> str | None:
+        """An RE2 pattern matching exactly the dotted quads in the IPv4 networks; None
+        when the set is too large to spell out (the integer path is used instead)."""
+        v4 = [net for net in self.networks if net.version == 4]
+        if sum(1 << (8 - net.prefixlen % 8) if net.prefixlen % 8 else 1 for net in v4) > MAX_SPELLED:
+            return None
+        return "^(?:" + "|".join(ipv4_network_pattern(net) for net in v4) + ")$" if v4 else NEVER
 
     def _contains_slowly(self, addresses: pd.Series) -> np.ndarray:
         """Membership decided once per distinct value with `ipaddress`."""
@@ -87,6 +113,32 @@ class NetworkSet:
 
     def to_list(self) -> list[str]:
         return [str(n) for n in self.networks]
+
+
+#: An RE2 pattern no text matches (RE2 has no `(?!)`).
+NEVER = r"\b\B"
+_OCTET = "(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+#: A dotted quad as `ipaddress` accepts it: four parts 0-255, no leading zeros.
+DOTTED_QUAD = rf"^{_OCTET}(?:\.{_OCTET}){{3}}$"
+#: Networks not on an octet boundary cost one alternative per value of the split octet.
+MAX_SPELLED = 4096
+
+
+def ipv4_network_pattern(net: ipaddress.IPv4Network) -> str:
+    """RE2 for the dotted quads inside `net` (to be used on text already known to be a
+    dotted quad, so the free octets need no range check)."""
+    whole, bits = divmod(net.prefixlen, 8)
+    octets = str(net.network_address).split(".")
+    parts = octets[:whole]
+    if bits:
+        first = int(octets[whole])
+        parts.append("(?:" + "|".join(str(v) for v in range(first, first + (1 << (8 - bits)))) + ")")
+    parts += ["[0-9]+"] * (4 - len(parts))
+    return r"\.".join(parts)
+
+
+def _matches(text: pa.Array, pattern: str) -> np.ndarray:
+    return pc.match_substring_regex(text, pattern).fill_null(False).to_numpy(zero_copy_only=False)
 
 
 def ipv4_numbers(text: pa.Array) -> tuple[np.ndarray, np.ndarray]:

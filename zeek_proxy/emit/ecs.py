@@ -16,15 +16,15 @@ from zeek_proxy.schema import TIME_COLUMNS
 _NOT_COPIED = {"@timestamp", "_key"}
 
 
-def _nest_paths(items: list[tuple[list[str], Any]]) -> dict[str, Any]:
+def _nested(flat: dict[str, Any]) -> dict[str, Any]:
+    """`{"a.b": 1}` as `{"a": {"b": 1}}`."""
     out: dict[str, Any] = {}
-    for path, value in items:
-        if value is None:
-            continue
+    for name, value in flat.items():
+        *parents, leaf = name.split(".")
         node = out
-        for part in path[:-1]:
+        for part in parents:
             node = node.setdefault(part, {})
-        node[path[-1]] = value
+        node[leaf] = value
     return out
 
 
@@ -68,19 +68,31 @@ def documents(frame: pd.DataFrame, alert: bool = True) -> list[dict[str, Any]]:
     if alert:
         created = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         constant.update(_rule_fields(created))
-    constant_items = [(key.split("."), value) for key, value in constant.items()]
+    # Constants are nested once; each document shares their objects (they are only
+    # serialised) and copies just the objects it adds its own fields to.
+    shared = _nested(constant)
     names = [name for name in columns if name != "@timestamp"]
-    paths = [name.split(".") for name in names]
-    stamps = columns["@timestamp"]
+    layout = [name.split(".") for name in names]
     sources, destinations = columns.get("source.ip"), columns.get("destination.ip")
-    table = [columns[name] for name in names]
     docs = []
-    for i, row in enumerate(zip(*table)):
+    for i, row in enumerate(zip(*(columns[name] for name in names))):
+        doc: dict[str, Any] = {"@timestamp": columns["@timestamp"][i], **shared}
+        mine: set[int] = set()  # ids of the objects this document owns
+        for path, value in zip(layout, row):
+            if value is None:
+                continue
+            node = doc
+            for part in path[:-1]:
+                child = node.get(part)
+                if child is None or id(child) not in mine:
+                    child = node[part] = {} if child is None else dict(child)
+                    mine.add(id(child))
+                node = child
+            node[path[-1]] = value
         related = [ip for ip in (sources[i] if sources else None,
                                  destinations[i] if destinations else None) if ip]
-        items = [(["@timestamp"], stamps[i]), *constant_items, *zip(paths, row),
-                 (["related", "ip"], list(dict.fromkeys(related)))]
-        docs.append(_nest_paths(items))
+        doc["related"] = {"ip": list(dict.fromkeys(related))}
+        docs.append(doc)
     return docs
 
 
