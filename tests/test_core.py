@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import ipaddress
+import re
 import uuid
 from typing import Any
 
@@ -157,12 +158,18 @@ _octet_text = st.one_of(st.integers(0, 255).map(str), st.sampled_from(["256", "0
 _address_text = st.one_of(
     st.lists(_octet_text, min_size=3, max_size=5).map(".".join),
     st.ip_addresses(v=4).map(str),
-    st.sampled_from(["::1", "::ffff:10.1.2.3", "10.1.2.3 ", "", "2001:db8::1"]),
+    st.sampled_from(["::1", "::ffff:10.1.2.3", "10.1.2.3 ", "", "2001:db8::1", "fe80::1%eth0",
+                     "::ffff:010.1.2.3", "2001:db8::1::2", ":::", "2001:DB8::A"]),
+    st.ip_addresses(v=6).map(str),
+    st.ip_addresses(v=6).map(lambda ip: ip.exploded),
+    st.ip_addresses(v=4).map(lambda ip: f"::ffff:{ip}"),
 )
 
 
-@given(networks=st.lists(st.ip_addresses(v=4).flatmap(
-           lambda ip: st.integers(0, 32).map(lambda bits: f"{ip}/{bits}")), min_size=1, max_size=4),
+@given(networks=st.lists(st.one_of(
+           st.ip_addresses(v=4).flatmap(lambda ip: st.integers(0, 32).map(lambda bits: f"{ip}/{bits}")),
+           st.ip_addresses(v=6).flatmap(lambda ip: st.integers(0, 128).map(lambda bits: f"{ip}/{bits}"))),
+           min_size=1, max_size=4),
        addresses=st.lists(_address_text, min_size=1, max_size=30))
 def test_network_set_contains_agrees_with_ipaddress(networks: list[str], addresses: list[str]) -> None:
     """The spelled-out RE2 pattern and the integer path both say what `ipaddress` says."""
@@ -171,14 +178,17 @@ def test_network_set_contains_agrees_with_ipaddress(networks: list[str], address
     assert nets.contains(pd.Series(addresses, dtype=object)).tolist() == expected
     firsts = [None if nets.find(a) is None else str(nets.find(a)) for a in addresses]
     assert nets.first_holding(pd.Series(addresses, dtype=object)).tolist() == firsts
-    assert nets._ipv4_pattern is not None
+    assert nets.ipv4_pattern is not None
+    pattern = f"^{nets.ipv4_pattern}$"  # on its own, the pattern is exact too
+    assert [re.match(pattern, a) is not None for a in addresses] == [
+        nets.find(a) is not None and ":" not in a and a.strip() == a for a in addresses]
     huge = NetworkSet.parse([*networks, "11.0.0.0/9"])  # 128 alternatives: still spelled
-    assert huge._ipv4_pattern is not None
+    assert huge.ipv4_pattern is not None
     v6_only = NetworkSet.parse(["2001:db8::/32", "::1/128"])
     assert v6_only.contains(pd.Series(addresses, dtype=object)).tolist() == [
         v6_only.find(a) is not None for a in addresses]
     unspelled = NetworkSet(nets.networks + tuple(ipaddress.ip_network(f"100.{i}.0.0/17") for i in range(40)))
-    assert unspelled._ipv4_pattern is None  # 40 x 128 > MAX_SPELLED: the integer path
+    assert unspelled.ipv4_pattern is None  # 40 x 128 > MAX_SPELLED: the integer path
     assert unspelled.contains(pd.Series(addresses, dtype=object)).tolist() == [
         unspelled.find(a) is not None for a in addresses]
 

@@ -27,10 +27,16 @@ PARTIAL_COLUMNS = ("network.transport", "source.ip", "destination.ip", "destinat
 
 @dataclass(frozen=True)
 class Prefilter:
-    """Destination ports worth parsing, and a predicate on partial frames."""
+    """Destination ports worth parsing, and a predicate on partial frames.
+
+    `excluded_destinations`, when known, is an RE2 group for destination texts that
+    `keep` always rejects; lines whose destination is written that way are dropped by
+    one pattern, before any field is cut out of them.
+    """
 
     ports: tuple[int, ...]
     keep: Callable[[pd.DataFrame], np.ndarray]
+    excluded_destinations: str | None = None
 
     @property
     def port_pattern(self) -> str:
@@ -137,6 +143,9 @@ def select_json(lines: pa.Array, force: list[int], prefilter: Prefilter,
     records, forced = records_of(lines, force, blank_lines(lines))
     candidates = matching(lines, rf'"{re.escape(port_key)}"\s*:\s*"?{prefilter.port_pattern}\b')
     parse = set(forced)
+    if len(candidates) and prefilter.excluded_destinations:
+        candidates = candidates[~_excluded_json(lines.take(pa.array(candidates)), destination_key,
+                                                prefilter.excluded_destinations)]
     if len(candidates):
         text = as_text(lines.take(pa.array(candidates)))
         census = pc.count_substring_regex(text, '"(?:' + "|".join(re.escape(k) for k in keys) + ')"')
@@ -158,6 +167,16 @@ def select_json(lines: pa.Array, force: list[int], prefilter: Prefilter,
         keep = prefilter.keep(partial_frame(transport, *tuple_))
         parse.update(candidates[keep | ~sure].tolist())
     return Selection(parse=sorted(parse), filtered=records - len(parse))
+
+
+def _excluded_json(lines: pa.Array, key: str, excluded: str) -> np.ndarray:
+    """Lines whose every `key` (one at least) holds an excluded destination: whichever
+    of them the parser takes (the last of duplicates, or an initiator object's), the
+    rule rejects it."""
+    name = f'"{re.escape(key)}"' + r"\s*:"
+    keys = pc.count_substring_regex(lines, name).to_numpy(zero_copy_only=False)
+    held = pc.count_substring_regex(lines, name + rf'\s*"{excluded}"').to_numpy(zero_copy_only=False)
+    return (keys > 0) & (held == keys)
 
 
 def _replace(values: pa.Array, positions: np.ndarray, replacement: pa.Array) -> pa.Array:

@@ -170,6 +170,14 @@ class ZeekTSVAdapter(Adapter):
         maybe = lines_starting_with(lines, _HEADER_FIRST_BYTES)
         return [int(i) for i in maybe if decode(lines[int(i)].as_py()).lstrip().startswith("#")]
 
+    def _excluded(self, lines: pa.Array, prefilter: Prefilter) -> np.ndarray:
+        """Lines of the right width whose destination the rule always rejects."""
+        sep = re.escape(self.separator)
+        position, width = self.index["id.resp_h"], len(self.fields or ())
+        pattern = (rf"^(?:[^{sep}\n]*{sep}){{{position}}}{prefilter.excluded_destinations}"
+                   rf"(?:{sep}[^{sep}\n]*){{{width - 1 - position}}}\r?\n?$")
+        return pc.match_substring_regex(lines, pattern).to_numpy(zero_copy_only=False)
+
     def _select_segment(self, lines: pa.Array, force: list[int], prefilter: Prefilter) -> Selection:
         """Stage one for lines under one header block."""
         records, forced = records_of(lines, force, blank_lines(lines))
@@ -184,6 +192,8 @@ class ZeekTSVAdapter(Adapter):
         else:
             before = rf"(?:^|{sep})"
         candidates = matching(lines, rf"{before}{prefilter.port_pattern}(?:{sep}|\r?\n?$)")
+        if len(candidates) and prefilter.excluded_destinations and len(self.separator) == 1:
+            candidates = candidates[~self._excluded(lines.take(pa.array(candidates)), prefilter)]
         parse = set(forced)
         if len(candidates):
             cells = pc.split_pattern(lines.take(pa.array(candidates)), self.separator)

@@ -9,6 +9,7 @@ invalid text) is decided once per distinct value with `ipaddress`.
 from __future__ import annotations
 
 import ipaddress
+import socket
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from typing import Iterable
@@ -62,10 +63,10 @@ class NetworkSet:
             text = pa.array(addresses, type=pa.string(), from_pandas=True)
         except (pa.ArrowException, TypeError):
             return self._contains_slowly(addresses)
-        if self._ipv4_pattern is not None:
-            valid = _matches(text, DOTTED_QUAD)
+        if self.ipv4_pattern is not None:
+            valid = _matches(text, f"^{DOTTED_QUAD}$")
             if valid.any():
-                result |= valid & _matches(text, self._ipv4_pattern)
+                result |= valid & _matches(text, f"^{self.ipv4_pattern}$")
         else:
             numbers, valid = ipv4_numbers(text)
             for net in self.networks:
@@ -89,24 +90,44 @@ class NetworkSet:
         return found
 
     @cached_property
-    def _ipv4_pattern(self) -> str | None:
-        """An RE2 pattern matching exactly the dotted quads in the IPv4 networks; None
-        when the set is too large to spell out (the integer path is used instead)."""
+    def ipv4_pattern(self) -> str | None:
+        """An RE2 group matching exactly the dotted quads `ipaddress` accepts inside the
+        IPv4 networks; None when the set is too large to spell out."""
         v4 = [net for net in self.networks if net.version == 4]
         if sum(1 << (8 - net.prefixlen % 8) if net.prefixlen % 8 else 1 for net in v4) > MAX_SPELLED:
             return None
-        return "^(?:" + "|".join(ipv4_network_pattern(net) for net in v4) + ")$" if v4 else NEVER
+        return "(?:" + "|".join(ipv4_network_pattern(net) for net in v4) + ")" if v4 else NEVER
 
     def _contains_slowly(self, addresses: pd.Series) -> np.ndarray:
-        """Membership decided once per distinct value with `ipaddress`."""
+        """Membership decided once per distinct value: IPv6 text by inet_pton and integer
+        masks, anything inet_pton refuses (scope ids, invalid text) by `ipaddress`."""
         codes, uniques = pd.factorize(addresses, use_na_sentinel=True)
         if len(uniques) == 0:
             return np.zeros(len(addresses), dtype=bool)
-        member = np.fromiter(
-            (isinstance(u, str) and self.find(u) is not None for u in uniques),
-            dtype=bool, count=len(uniques),
-        )
+        member = np.fromiter((self._holds(u) for u in uniques), dtype=bool, count=len(uniques))
         return np.where(codes >= 0, member[codes], False)
+
+    def _holds(self, text: object) -> bool:
+        if not isinstance(text, str):
+            return False
+        if ":" in text:
+            try:
+                value = int.from_bytes(socket.inet_pton(socket.AF_INET6, text), "big")
+            except (OSError, ValueError):
+                return self.find(text) is not None
+            version = 6
+            if value >> 32 == 0xFFFF:  # IPv4-mapped: judged as IPv4, as in `find`
+                value, version = value & 0xFFFFFFFF, 4
+            return any(value & mask == base for mask, base in self._masks[version])
+        return self.find(text) is not None
+
+    @cached_property
+    def _masks(self) -> dict[int, list[tuple[int, int]]]:
+        """(netmask, network address) as integers, per IP version."""
+        masks: dict[int, list[tuple[int, int]]] = {4: [], 6: []}
+        for net in self.networks:
+            masks[net.version].append((int(net.netmask), int(net.network_address)))
+        return masks
 
     def __str__(self) -> str:
         return ", ".join(str(n) for n in self.networks)
@@ -119,21 +140,20 @@ class NetworkSet:
 NEVER = r"\b\B"
 _OCTET = "(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 #: A dotted quad as `ipaddress` accepts it: four parts 0-255, no leading zeros.
-DOTTED_QUAD = rf"^{_OCTET}(?:\.{_OCTET}){{3}}$"
+DOTTED_QUAD = rf"{_OCTET}(?:\.{_OCTET}){{3}}"
 #: Networks not on an octet boundary cost one alternative per value of the split octet.
 MAX_SPELLED = 4096
 
 
 def ipv4_network_pattern(net: ipaddress.IPv4Network) -> str:
-    """RE2 for the dotted quads inside `net` (to be used on text already known to be a
-    dotted quad, so the free octets need no range check)."""
+    """RE2 for the dotted quads inside `net`, written as `ipaddress` accepts them."""
     whole, bits = divmod(net.prefixlen, 8)
     octets = str(net.network_address).split(".")
     parts = octets[:whole]
     if bits:
         first = int(octets[whole])
         parts.append("(?:" + "|".join(str(v) for v in range(first, first + (1 << (8 - bits)))) + ")")
-    parts += ["[0-9]+"] * (4 - len(parts))
+    parts += [_OCTET] * (4 - len(parts))
     return r"\.".join(parts)
 
 
