@@ -7,6 +7,7 @@ the kernels that scan it (without the GIL, in worker threads) touch the bytes in
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from typing import BinaryIO, Iterator
 
@@ -17,7 +18,7 @@ from zeek_proxy.adapters.inputs import GZIP_ERRORS
 
 BLOCK_SIZE = 8 << 20
 MAX_RECORD = 1 << 20  # default cap on one record (line); longer ones are malformed
-READ_SIZE = 64 << 10  # per read: a decompressor that breaks loses at most this much
+READ_SIZE = 64 << 10  # per read from a decompressor: one that breaks loses at most this much
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,9 @@ def read_blocks(stream: BinaryIO, size: int = BLOCK_SIZE, hold_partial: bool = F
     """
     # readinto1 returns what one underlying read gives, so a break loses nothing read before it.
     readinto = getattr(stream, "readinto1", None) or stream.readinto  # type: ignore[attr-defined]
+    # Files and pipes fill a block in as few reads as they can; only decompressors go
+    # in small steps.
+    step = size if isinstance(stream, (io.BufferedReader, io.FileIO)) else READ_SIZE
     carry = b""
     offset = 0
     while True:
@@ -65,7 +69,7 @@ def read_blocks(stream: BinaryIO, size: int = BLOCK_SIZE, hold_partial: bool = F
         view = memoryview(buffer)
         try:
             while filled < len(buffer):
-                count = readinto(view[filled : filled + READ_SIZE])
+                count = readinto(view[filled : filled + step])
                 if not count:
                     eof = True
                     break
