@@ -381,7 +381,10 @@ def json_line(draw: st.DrawFn) -> bytes:
                       separators=draw(st.sampled_from([(",", ":"), (", ", ": "), (" ,", " : ")])))
     if isinstance(value, dict) and value and draw(st.booleans()):  # a repeated key: the last one counts
         text = "{" + draw(st.sampled_from(['"id.resp_p":80,', '"dest_port":80,', '"proto":"udp",',
-                                           '"src_ip":"8.8.8.8",', '"id.orig_h":"8.8.8.8",'])) + text[1:]
+                                           '"src_ip":"8.8.8.8",', '"id.orig_h":"8.8.8.8",',
+                                           # an internal destination first: the pre-filter
+                                           # must not drop the line for it
+                                           '"dest_ip":"10.0.0.1",', '"id.resp_h":"192.168.1.9",'])) + text[1:]
     return text.encode("utf-8", "surrogatepass") + draw(st.sampled_from([b"\n", b"\r\n", b"\n\n"]))
 
 

@@ -68,32 +68,41 @@ def documents(frame: pd.DataFrame, alert: bool = True) -> list[dict[str, Any]]:
     if alert:
         created = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         constant.update(_rule_fields(created))
-    # Constants are nested once; each document shares their objects (they are only
-    # serialised) and copies just the objects it adds its own fields to.
+    # Constants are nested once and shared by every document (they are only
+    # serialised); the columns are nested column by column, not value by value.
     shared = _nested(constant)
-    names = [name for name in columns if name != "@timestamp"]
-    layout = [name.split(".") for name in names]
     sources, destinations = columns.get("source.ip"), columns.get("destination.ip")
     docs = []
-    for i, row in enumerate(zip(*(columns[name] for name in names))):
-        doc: dict[str, Any] = {"@timestamp": columns["@timestamp"][i], **shared}
-        mine: set[int] = set()  # ids of the objects this document owns
-        for path, value in zip(layout, row):
-            if value is None:
-                continue
-            node = doc
-            for part in path[:-1]:
-                child = node.get(part)
-                if child is None or id(child) not in mine:
-                    child = node[part] = {} if child is None else dict(child)
-                    mine.add(id(child))
-                node = child
-            node[path[-1]] = value
+    for i, row in enumerate(_objects(_nested(dict(zip(columns, columns))), columns, len(frame))):
+        doc = {"@timestamp": row.pop("@timestamp")} if "@timestamp" in row else {}
+        doc.update(shared)
+        for key, value in row.items():
+            base = doc.get(key)
+            doc[key] = _merged(base, value) if isinstance(base, dict) and isinstance(value, dict) else value
         related = [ip for ip in (sources[i] if sources else None,
                                  destinations[i] if destinations else None) if ip]
         doc["related"] = {"ip": list(dict.fromkeys(related))}
         docs.append(doc)
     return docs
+
+
+def _objects(layout: dict[str, Any], columns: dict[str, list[Any]], count: int) -> list[dict[str, Any]]:
+    """One object per row for a nested `layout` (leaf: column name), nulls and empty
+    objects left out."""
+    keys = list(layout)
+    values = [columns[v] if isinstance(v, str) else [o or None for o in _objects(v, columns, count)]
+              for v in layout.values()]
+    return [{k: v for k, v in zip(keys, row) if v is not None} for row in zip(*values)] if keys \
+        else [{} for _ in range(count)]
+
+
+def _merged(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    """`base` with `extra` laid over it, object by object."""
+    out = dict(base)
+    for key, value in extra.items():
+        below = out.get(key)
+        out[key] = _merged(below, value) if isinstance(below, dict) and isinstance(value, dict) else value
+    return out
 
 
 class ECSEmitter(Emitter):
