@@ -16,6 +16,7 @@ from zat.log_to_dataframe import LogToDataFrame
 
 from conftest import generate
 from zeek_proxy import scan
+from zeek_proxy.adapters import linescan
 
 INTERNAL = [ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")]
 EXCLUDED = [ipaddress.ip_network(n) for n in
@@ -125,10 +126,15 @@ def test_bundled_fixtures_match_the_generator(tmp_path: Path) -> None:
     }
 
 
+@pytest.mark.parametrize("block_scan", [True, False], ids=["hyperscan", "re2"])
 @pytest.mark.parametrize("name", ["conn.log", "conn.json.log", "eve.json"])
-def test_prefilter_changes_nothing_but_speed(generated: tuple[Path, list], name: str) -> None:
-    """Same alerts and ids with the raw-line pre-filter (1 or 2 threads) as with every
-    record parsed; the records it drops are counted as filtered."""
+def test_prefilter_changes_nothing_but_speed(generated: tuple[Path, list], name: str, block_scan: bool,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Same alerts and ids with the raw-line pre-filter (1 or 2 threads, either line
+    scanner) as with every record parsed; the records it drops are counted as filtered."""
+    if block_scan and not linescan.BLOCK_SCAN:
+        pytest.skip("hyperscan is not installed")
+    monkeypatch.setattr(linescan, "BLOCK_SCAN", block_scan)
     path = [str(generated[0] / name)]
     full = scan(path, prefilter=False)
     for jobs in (1, 2):

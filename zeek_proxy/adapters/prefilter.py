@@ -20,6 +20,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from zeek_proxy.adapters.linescan import matching
 from zeek_proxy.core.networks import NEVER
 
 PARTIAL_COLUMNS = ("network.transport", "source.ip", "destination.ip", "destination.port")
@@ -78,11 +79,6 @@ def blank_lines(lines: pa.Array) -> np.ndarray:
         maybe = lines.take(pa.array(spaced))
         spaced = spaced[pc.match_substring_regex(maybe, r"^\s*$").to_numpy(zero_copy_only=False)]
     return np.union1d(empty, spaced)
-
-
-def matching(lines: pa.Array, pattern: str) -> np.ndarray:
-    """Indices of lines that contain a match of an RE2 pattern."""
-    return np.flatnonzero(pc.match_substring_regex(lines, pattern).to_numpy(zero_copy_only=False))
 
 
 def as_text(values: pa.Array) -> pa.Array:

@@ -19,8 +19,9 @@ import pyarrow.compute as pc
 from zeek_proxy.adapters.base import Adapter, decode
 from zeek_proxy.adapters.blocks import Block
 from zeek_proxy.adapters.prefilter import (
-    Prefilter, Selection, blank_lines, lines_starting_with, matching, partial_frame, records_of,
+    Prefilter, Selection, blank_lines, lines_starting_with, partial_frame, records_of,
 )
+from zeek_proxy.adapters import linescan
 from zeek_proxy.adapters.zeek_conn import conn_row, is_conn_path, looks_like_conn
 
 logger = logging.getLogger(__name__)
@@ -187,11 +188,12 @@ class ZeekTSVAdapter(Adapter):
             everything = np.setdiff1d(np.arange(len(lines)), blank_lines(lines))
             return Selection(parse=everything.tolist())
         sep = re.escape(self.separator)
-        if len(self.separator) == 1:  # anchored at the port's column: most of a line is never read
+        if len(self.separator) == 1 and not linescan.BLOCK_SCAN:
+            # RE2 reads line by line: anchored at the port's column, most of a line is never read
             before = rf"^(?:[^{sep}\n]*{sep}){{{self.index['id.resp_p']}}}"
-        else:
+        else:  # the port as a whole cell anywhere; a literal-led search over the block is fastest
             before = rf"(?:^|{sep})"
-        candidates = matching(lines, rf"{before}{prefilter.port_pattern}(?:{sep}|\r?\n?$)")
+        candidates = linescan.matching(lines, rf"{before}{prefilter.port_pattern}(?:{sep}|\r?\n?$)")
         if len(candidates) and prefilter.excluded_destinations and len(self.separator) == 1:
             candidates = candidates[~self._excluded(lines.take(pa.array(candidates)), prefilter)]
         parse = set(forced)

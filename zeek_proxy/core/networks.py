@@ -64,16 +64,17 @@ class NetworkSet:
         except (pa.ArrowException, TypeError):
             return self._contains_slowly(addresses)
         if self.ipv4_pattern is not None:
-            valid = _matches(text, f"^{DOTTED_QUAD}$")
-            if valid.any():
-                result |= valid & _matches(text, f"^{self.ipv4_pattern}$")
+            result |= _matches(text, f"^{self.ipv4_pattern}$")
+            # Text without a colon names an address only as a dotted quad, which the
+            # pattern has judged exactly; IPv6 and IPv4-mapped text is left.
+            rest = pc.match_substring(text, ":").fill_null(False).to_numpy(zero_copy_only=False)
         else:
             numbers, valid = ipv4_numbers(text)
             for net in self.networks:
                 if net.version == 4:
                     mask, base = int(net.netmask), int(net.network_address)
                     result |= valid & ((numbers & np.uint32(mask)) == np.uint32(base))
-        rest = ~valid & ~np.asarray(text.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+            rest = ~valid & ~np.asarray(text.is_null().to_numpy(zero_copy_only=False), dtype=bool)
         if rest.any():
             result[rest] = self._contains_slowly(addresses[rest])
         return result
@@ -139,8 +140,6 @@ class NetworkSet:
 #: An RE2 pattern no text matches (RE2 has no `(?!)`).
 NEVER = r"\b\B"
 _OCTET = "(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
-#: A dotted quad as `ipaddress` accepts it: four parts 0-255, no leading zeros.
-DOTTED_QUAD = rf"{_OCTET}(?:\.{_OCTET}){{3}}"
 #: Networks not on an octet boundary cost one alternative per value of the split octet.
 MAX_SPELLED = 4096
 
