@@ -139,11 +139,12 @@ def select_json(lines: pa.Array, force: list[int], prefilter: Prefilter,
     records, forced = records_of(lines, force, blank_lines(lines))
     candidates = matching(lines, rf'"{re.escape(port_key)}"\s*:\s*"?{prefilter.port_pattern}\b')
     parse = set(forced)
-    if len(candidates) and prefilter.excluded_destinations:
-        candidates = candidates[~_excluded_json(lines.take(pa.array(candidates)), destination_key,
-                                                prefilter.excluded_destinations)]
     if len(candidates):
         text = as_text(lines.take(pa.array(candidates)))
+        if prefilter.excluded_destinations:
+            kept = ~_excluded_json(text, destination_key, prefilter.excluded_destinations)
+            candidates, text = candidates[kept], text.filter(pa.array(kept))
+    if len(candidates):
         census = pc.count_substring_regex(text, '"(?:' + "|".join(re.escape(k) for k in keys) + ')"')
         census = census.to_numpy(zero_copy_only=False)
         transport = json_field(text, transport_key)

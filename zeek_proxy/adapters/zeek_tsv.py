@@ -16,12 +16,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from zeek_proxy.adapters import linescan
 from zeek_proxy.adapters.base import Adapter, decode
 from zeek_proxy.adapters.blocks import Block
 from zeek_proxy.adapters.prefilter import (
     Prefilter, Selection, blank_lines, lines_starting_with, partial_frame, records_of,
 )
-from zeek_proxy.adapters import linescan
 from zeek_proxy.adapters.zeek_conn import conn_row, is_conn_path, looks_like_conn
 
 logger = logging.getLogger(__name__)
@@ -194,11 +194,13 @@ class ZeekTSVAdapter(Adapter):
         else:  # the port as a whole cell anywhere; a literal-led search over the block is fastest
             before = rf"(?:^|{sep})"
         candidates = linescan.matching(lines, rf"{before}{prefilter.port_pattern}(?:{sep}|\r?\n?$)")
+        chosen = lines.take(pa.array(candidates))
         if len(candidates) and prefilter.excluded_destinations and len(self.separator) == 1:
-            candidates = candidates[~self._excluded(lines.take(pa.array(candidates)), prefilter)]
+            kept = ~self._excluded(chosen, prefilter)
+            candidates, chosen = candidates[kept], chosen.filter(pa.array(kept))
         parse = set(forced)
         if len(candidates):
-            cells = pc.split_pattern(lines.take(pa.array(candidates)), self.separator)
+            cells = pc.split_pattern(chosen, self.separator)
             whole = pc.equal(pc.list_value_length(cells), len(self.fields)).to_numpy(zero_copy_only=False)
             parse.update(candidates[~whole].tolist())  # wrong column count: the parser says why
             rows = cells.filter(pa.array(whole))

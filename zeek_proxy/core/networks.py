@@ -2,8 +2,9 @@
 
 Dotted-quad IPv4 addresses are tested by one RE2 pattern spelling out the set's IPv4
 networks (or, for very large sets, turned into 32-bit integers and masked), so the cost
-does not grow with the number of distinct hosts. Everything else (IPv6, IPv4-mapped,
-invalid text) is decided once per distinct value with `ipaddress`.
+does not grow with the number of distinct hosts. IPv6 and IPv4-mapped text is decided
+once per distinct value by `inet_pton` and integer masks; `ipaddress` decides only what
+`inet_pton` refuses, and is the reference the tests hold both paths to.
 """
 
 from __future__ import annotations
