@@ -1,15 +1,21 @@
 """Reading logs in large line-aligned blocks, and viewing blocks as Arrow line arrays.
 
-Blocks keep memory constant whatever the input size. Each block is read once into its
-own buffer and never copied again: the Arrow line array is a view of that buffer, so
-the kernels that scan it (without the GIL, in worker threads) touch the bytes in place.
+Blocks keep memory constant whatever the input size. A plain file is mapped into memory
+and its blocks are views of the map, so its bytes are never copied at all; other
+streams (gzip, pipes, logs still being written) are read once into a buffer per block.
+Either way the Arrow line array is a view of the block, so the kernels that scan it
+(without the GIL, in worker threads) touch the bytes in place.
 """
 
 from __future__ import annotations
 
 import io
+import mmap
+import os
+import stat
+import time
 from dataclasses import dataclass
-from typing import BinaryIO, Iterator
+from typing import Any, BinaryIO, Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -19,6 +25,8 @@ from zeek_proxy.adapters.inputs import GZIP_ERRORS
 BLOCK_SIZE = 8 << 20
 MAX_RECORD = 1 << 20  # default cap on one record (line); longer ones are malformed
 READ_SIZE = 64 << 10  # per read from a decompressor: one that breaks loses at most this much
+_KEEP_MAPPED = 6  # blocks of a memory map kept resident behind the reader
+QUIET_SECONDS = 60  # files changed more recently than this are read, not mapped
 
 
 @dataclass(frozen=True)
@@ -26,17 +34,21 @@ class Block:
     """Whole lines of a log, the first `length` bytes of `buffer`; only the stream's very
     last line may lack its newline."""
 
-    buffer: bytearray
+    buffer: bytearray | memoryview
     length: int
     offset: int  # bytes of the (uncompressed) stream before this block
     dropped: int = 0  # > 0: no lines, but one line of this many bytes, too long to keep
+    source: Any = None  # the memory map `buffer` views, if any (it can search)
+    start: int = 0  # where `buffer` begins in `source`
 
     @property
     def data(self) -> memoryview:
         return memoryview(self.buffer)[: self.length]
 
     def contains(self, needle: bytes) -> bool:
-        return self.buffer.find(needle, 0, self.length) != -1
+        if self.source is None:
+            return self.buffer.find(needle, 0, self.length) != -1  # type: ignore[union-attr]
+        return self.source.find(needle, self.start, self.start + self.length) != -1
 
     @property
     def terminated(self) -> bool:
@@ -55,6 +67,10 @@ def read_blocks(stream: BinaryIO, size: int = BLOCK_SIZE, hold_partial: bool = F
     breaks (a truncated gzip), the complete lines read before the break are still
     yielded, then the error is raised.
     """
+    mapped = None if hold_partial else _memory_map(stream)
+    if mapped is not None:
+        yield from _mapped_blocks(*mapped, size, max_line)
+        return
     # readinto1 returns what one underlying read gives, so a break loses nothing read before it.
     readinto = getattr(stream, "readinto1", None) or stream.readinto  # type: ignore[attr-defined]
     # Files and pipes fill a block in as few reads as they can; only decompressors go
@@ -92,6 +108,47 @@ def read_blocks(stream: BinaryIO, size: int = BLOCK_SIZE, hold_partial: bool = F
             raise error
         if eof:
             return
+
+
+def _memory_map(stream: BinaryIO) -> tuple[mmap.mmap, int] | None:
+    """A read-only map of the regular file behind `stream`, and where the stream stands
+    in it; None for anything else (pipes, decompressors, empty files), and for a file
+    changed in the last minute: a log still being written may be truncated in place
+    (logrotate's copytruncate), and a mapped file that shrinks kills the reader."""
+    if not isinstance(stream, (io.BufferedReader, io.FileIO)):
+        return None
+    try:
+        descriptor = stream.fileno()
+        info = os.fstat(descriptor)
+        if not stat.S_ISREG(info.st_mode) or info.st_size == 0 or time.time() - info.st_mtime < QUIET_SECONDS:
+            return None
+        return mmap.mmap(descriptor, 0, access=mmap.ACCESS_READ), stream.tell()
+    except (OSError, ValueError):
+        return None
+
+
+def _mapped_blocks(source: mmap.mmap, position: int, size: int, max_line: int) -> Iterator[Block]:
+    """`read_blocks` over a memory map: the same blocks, as views. Pages well behind the
+    reader are let go (the kernel keeps them cached, and maps them again if a late
+    reader touches them), so resident memory stays bounded like buffered reading."""
+    first, end, released = position, len(source), position - position % mmap.PAGESIZE
+    view = memoryview(source)
+    while position < end:
+        limit = min(position + size, end)
+        cut = end if limit == end else source.rfind(b"\n", position, limit) + 1
+        if not cut:  # one line longer than a block
+            newline = source.find(b"\n", limit)
+            cut = end if newline < 0 else newline + 1
+            if cut - position > max(size, max_line):
+                yield Block(bytearray(), 0, position - first, dropped=cut - position)
+                position = cut
+                continue
+        yield Block(view[position:cut], cut - position, position - first, source=source, start=position)
+        position = cut
+        behind = (position - _KEEP_MAPPED * size) // mmap.PAGESIZE * mmap.PAGESIZE
+        if behind > released:
+            source.madvise(mmap.MADV_DONTNEED, released, behind - released)
+            released = behind
 
 
 def _drop_line(readinto, already: int) -> tuple[int, bytes, bool]:  # type: ignore[no-untyped-def]

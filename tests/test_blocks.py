@@ -1,0 +1,73 @@
+"""Blocks of a mapped file and of a read stream hold the same lines at the same offsets."""
+
+from __future__ import annotations
+
+import io
+import os
+import time
+from pathlib import Path
+
+from hypothesis import given, strategies as st
+
+from zeek_proxy.adapters import blocks
+from zeek_proxy.adapters.blocks import Block, read_blocks
+
+
+def _lines(blocks: list[Block], limit: int) -> list[tuple[int, bytes | str]]:
+    """Each line with its offset in the stream; a line over `limit` bytes is only "long",
+    whether it was dropped or kept (the adapter counts either as malformed)."""
+    out: list[tuple[int, bytes | str]] = []
+    for block in blocks:
+        if block.dropped:
+            out.append((block.offset, "long"))
+            continue
+        position = block.offset
+        for line in bytes(block.data).splitlines(keepends=True):
+            out.append((position, line if len(line) <= limit else "long"))
+            position += len(line)
+    return out
+
+
+def _settled(path: Path, content: bytes) -> None:
+    """Write `content` with a modification time old enough for the file to be mapped."""
+    path.write_bytes(content)
+    old = time.time() - 2 * blocks.QUIET_SECONDS
+    os.utime(path, (old, old))
+
+
+def _both(path: Path, size: int, max_line: int, skip: int = 0) -> tuple[list[Block], list[Block]]:
+    with open(path, "rb") as mapped_file:
+        mapped_file.read(skip)
+        mapped = list(read_blocks(mapped_file, size=size, max_line=max_line))
+    read = list(read_blocks(io.BytesIO(path.read_bytes()[skip:]), size=size, max_line=max_line))
+    return mapped, read
+
+
+def test_a_plain_file_is_mapped_not_copied(tmp_path: Path) -> None:
+    path = tmp_path / "conn.log"
+    _settled(path, b"a\nbb\n" * 10)
+    mapped, read = _both(path, size=8, max_line=8)
+    assert all(b.source is not None and isinstance(b.buffer, memoryview) for b in mapped)
+    assert all(b.source is None for b in read)
+    assert _lines(mapped, 8) == _lines(read, 8)
+    assert mapped[0].contains(b"bb") and not mapped[0].contains(b"#")
+
+
+@given(content=st.lists(st.sampled_from([b"a", b"bcd", b"\n", b"\r\n", b"x" * 40, b"#"]), max_size=30)
+       .map(b"".join),
+       size=st.integers(4, 64), max_line=st.integers(4, 64), skip=st.integers(0, 3))
+def test_mapped_and_read_blocks_agree(tmp_path_factory, content: bytes, size: int, max_line: int,
+                                      skip: int) -> None:
+    path = tmp_path_factory.mktemp("blocks") / "log"
+    _settled(path, content)
+    mapped, read = _both(path, size, max_line, skip)
+    assert _lines(mapped, max(size, max_line)) == _lines(read, max(size, max_line))
+    assert sum(b.length + b.dropped for b in mapped) == max(0, len(content) - skip)
+    assert all(b.terminated for b in mapped[:-1])
+
+
+def test_a_file_still_changing_is_read_not_mapped(tmp_path: Path) -> None:
+    path = tmp_path / "conn.log"
+    path.write_bytes(b"a\nbb\n" * 10)  # just written: it may still be growing or be truncated
+    with open(path, "rb") as stream:
+        assert all(b.source is None for b in read_blocks(stream, size=8, max_line=8))
