@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from zeek_proxy.adapters.linescan import matching
-from zeek_proxy.core.networks import NEVER
+from zeek_proxy.core.networks import END, NEVER, NetworkSet
 
 PARTIAL_COLUMNS = ("network.transport", "source.ip", "destination.ip", "destination.port")
 
@@ -30,14 +30,14 @@ PARTIAL_COLUMNS = ("network.transport", "source.ip", "destination.ip", "destinat
 class Prefilter:
     """Destination ports worth parsing, and a predicate on partial frames.
 
-    `excluded_destinations`, when known, is an RE2 group for destination texts that
-    `keep` always rejects; lines whose destination is written that way are dropped by
-    one pattern, before any field is cut out of them.
+    `excluded_destinations`, when known, are networks whose addresses `keep` always
+    rejects as destinations; lines whose destination is written as one of them are
+    dropped by one pattern, before any field is cut out of them.
     """
 
     ports: tuple[int, ...]
     keep: Callable[[pd.DataFrame], np.ndarray]
-    excluded_destinations: str | None = None
+    excluded_destinations: NetworkSet | None = None
 
     @property
     def port_pattern(self) -> str:
@@ -139,12 +139,12 @@ def select_json(lines: pa.Array, force: list[int], prefilter: Prefilter,
     records, forced = records_of(lines, force, blank_lines(lines))
     candidates = matching(lines, rf'"{re.escape(port_key)}"\s*:\s*"?{prefilter.port_pattern}\b')
     parse = set(forced)
+    prefixes = prefilter.excluded_destinations.ipv4_prefixes if prefilter.excluded_destinations else None
+    if len(candidates) and prefixes:
+        kept = matching(lines.take(pa.array(candidates)), _destination_kept(destination_key, prefixes))
+        candidates = candidates[kept]
     if len(candidates):
         text = as_text(lines.take(pa.array(candidates)))
-        if prefilter.excluded_destinations:
-            kept = ~_excluded_json(text, destination_key, prefilter.excluded_destinations)
-            candidates, text = candidates[kept], text.filter(pa.array(kept))
-    if len(candidates):
         census = pc.count_substring_regex(text, '"(?:' + "|".join(re.escape(k) for k in keys) + ')"')
         census = census.to_numpy(zero_copy_only=False)
         transport = json_field(text, transport_key)
@@ -166,14 +166,35 @@ def select_json(lines: pa.Array, force: list[int], prefilter: Prefilter,
     return Selection(parse=sorted(parse), filtered=records - len(parse))
 
 
-def _excluded_json(lines: pa.Array, key: str, excluded: str) -> np.ndarray:
-    """Lines whose every `key` (one at least) holds an excluded destination: whichever
-    of them the parser takes (the last of duplicates, or an initiator object's), the
-    rule rejects it."""
-    name = f'"{re.escape(key)}"' + r"\s*:"
-    keys = pc.count_substring_regex(lines, name).to_numpy(zero_copy_only=False)
-    held = pc.count_substring_regex(lines, name + rf'\s*"{excluded}"').to_numpy(zero_copy_only=False)
-    return (keys > 0) & (held == keys)
+def _destination_kept(key: str, prefixes: tuple[str, ...]) -> str:
+    """A pattern for lines that hold `key` with a value the rule may accept: not a
+    string, or a string that begins with none of `prefixes`. A line lacking it holds no
+    destination at all, or all of its copies (duplicates, an initiator object's) are
+    excluded; either way it cannot alert. A dotted key ("id.resp_h") may also be written
+    nested ({"id": {"resp_h": ...}}); such lines are kept for the parser to judge."""
+    pattern = rf'"{re.escape(key)}"\s*:\s*(?:[^"\s]|"{not_starting_with(prefixes, end=chr(34))})'
+    if "." in key:
+        pattern += rf'|"{re.escape(key.rsplit(".", 1)[1])}"\s*:'
+    return pattern
+
+
+def not_starting_with(prefixes: tuple[str, ...], end: str) -> str:
+    """An RE2 (and Hyperscan) pattern for text that begins with none of `prefixes`;
+    END in a prefix stands for the character `end` that closes a value."""
+    trie: dict[str, Any] = {}
+    for prefix in prefixes:
+        node = trie
+        for char in prefix.replace(END, end):
+            node = node.setdefault(char, {})
+        node[END] = {}  # a whole prefix: what follows it is excluded
+
+    def branch(node: dict[str, Any]) -> str:
+        edges = [char for char in node if char != END]
+        options = ["[^" + "".join(re.escape(char) for char in edges) + "]"]
+        options += [re.escape(char) + branch(node[char]) for char in edges if END not in node[char]]
+        return "(?:" + "|".join(options) + ")"
+
+    return branch(trie) if END not in trie else NEVER
 
 
 def _replace(values: pa.Array, positions: np.ndarray, replacement: pa.Array) -> pa.Array:

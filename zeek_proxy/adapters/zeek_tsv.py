@@ -175,7 +175,10 @@ class ZeekTSVAdapter(Adapter):
         """Lines of the right width whose destination the rule always rejects."""
         sep = re.escape(self.separator)
         position, width = self.index["id.resp_h"], len(self.fields or ())
-        pattern = (rf"^(?:[^{sep}\n]*{sep}){{{position}}}{prefilter.excluded_destinations}"
+        excluded = prefilter.excluded_destinations.ipv4_pattern if prefilter.excluded_destinations else None
+        if excluded is None:
+            return np.zeros(len(lines), dtype=bool)
+        pattern = (rf"^(?:[^{sep}\n]*{sep}){{{position}}}{excluded}"
                    rf"(?:{sep}[^{sep}\n]*){{{width - 1 - position}}}\r?\n?$")
         return pc.match_substring_regex(lines, pattern).to_numpy(zero_copy_only=False)
 

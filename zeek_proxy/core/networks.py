@@ -100,6 +100,16 @@ class NetworkSet:
             return None
         return "(?:" + "|".join(ipv4_network_pattern(net) for net in v4) + ")" if v4 else NEVER
 
+    @cached_property
+    def ipv4_prefixes(self) -> tuple[str, ...] | None:
+        """Text that every dotted quad in the IPv4 networks begins with ("10." for
+        10.0.0.0/8; a whole address ends with END), so that a value not beginning with
+        any of them is surely outside; None for a /0 or a set too large to spell out."""
+        v4 = [net for net in self.networks if net.version == 4]
+        if self.ipv4_pattern is None or any(net.prefixlen == 0 for net in v4):
+            return None
+        return tuple(prefix for net in v4 for prefix in ipv4_network_prefixes(net))
+
     def _contains_slowly(self, addresses: pd.Series) -> np.ndarray:
         """Membership decided once per distinct value: IPv6 text by inet_pton and integer
         masks, anything inet_pton refuses (scope ids, invalid text) by `ipaddress`."""
@@ -155,6 +165,21 @@ def ipv4_network_pattern(net: ipaddress.IPv4Network) -> str:
         parts.append("(?:" + "|".join(str(v) for v in range(first, first + (1 << (8 - bits)))) + ")")
     parts += [_OCTET] * (4 - len(parts))
     return r"\.".join(parts)
+
+
+#: Marks the end of a value in `ipv4_prefixes` (a /32, or a network split in its last octet).
+END = "\x00"
+
+
+def ipv4_network_prefixes(net: ipaddress.IPv4Network) -> list[str]:
+    """The text prefixes of the dotted quads inside `net` (not a /0)."""
+    whole, bits = divmod(net.prefixlen, 8)
+    octets = str(net.network_address).split(".")
+    heads = [octets[:whole]]
+    if bits:
+        first = int(octets[whole])
+        heads = [octets[:whole] + [str(v)] for v in range(first, first + (1 << (8 - bits)))]
+    return [".".join(head) + (END if len(head) == 4 else ".") for head in heads]
 
 
 def _matches(text: pa.Array, pattern: str) -> np.ndarray:

@@ -1,0 +1,63 @@
+"""The pre-filter's destination patterns: they drop only what the rule always rejects."""
+
+from __future__ import annotations
+
+import re
+
+from hypothesis import example, given, strategies as st
+
+from zeek_proxy.adapters.prefilter import _destination_kept, not_starting_with
+from zeek_proxy.adapters.values import address
+from zeek_proxy.core.networks import END, NetworkSet
+
+NETWORKS = st.lists(st.ip_addresses(v=4).flatmap(
+    lambda ip: st.integers(1, 32).map(lambda bits: f"{ip}/{bits}")), min_size=1, max_size=3)
+VALUES = st.one_of(st.ip_addresses(v=4).map(str), st.ip_addresses(v=6).map(str),
+                   st.text(alphabet="0123456789.:\" ", max_size=16))
+
+
+@given(networks=NETWORKS, values=st.lists(VALUES, max_size=20))
+def test_a_value_outside_every_prefix_is_outside_the_networks(networks: list[str], values: list[str]) -> None:
+    nets = NetworkSet.parse(networks)
+    prefixes = nets.ipv4_prefixes
+    assert prefixes is not None
+    kept = re.compile(not_starting_with(prefixes, end='"'))
+    for value in values:
+        text = value + '"'  # as the value stands in a JSON line, closed by its quote
+        begins = any(text.startswith(p.replace(END, '"')) for p in prefixes)
+        assert (kept.match(text) is None) == begins, (value, prefixes)
+        if nets.find(value) is not None and ":" not in value:
+            assert begins  # never drops a destination inside the networks' complement
+
+
+def _accepted(value: str, nets: NetworkSet) -> bool:
+    """What the full reader and the rule make of a destination: a valid address (as the
+    reader canonicalises it) outside the networks."""
+    try:
+        return nets.find(address(value, "dest_ip")) is None
+    except ValueError:  # the record is malformed: never an alert
+        return False
+
+
+@example(value="10.9")
+@example(value="10.0.0.1 ")
+@example(value=" 10.0.0.1")
+@example(value="::ffff:10.0.0.1")
+@example(value="8.8.8.8")
+@example(value="100.1.1.1")
+@given(value=VALUES)
+def test_destination_kept_on_eve_and_zeek_keys(value: str) -> None:
+    nets = NetworkSet.parse(["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "127.0.0.0/8", "::1/128"])
+    line = '{"src_ip": "10.1.1.1", "dest_ip": ' + f'"{value}"' + ', "dest_port": 8080}'
+    eve = re.compile(_destination_kept("dest_ip", nets.ipv4_prefixes))
+    if _accepted(value, nets):
+        assert eve.search(line)  # a destination the rule may accept is always kept
+    nested = '{"id": {"orig_h": "10.1.1.1", "resp_h": ' + f'"{value}"' + '}}'
+    assert re.search(_destination_kept("id.resp_h", nets.ipv4_prefixes), nested)  # the parser judges
+
+
+def test_not_starting_with_edge_sets() -> None:
+    assert re.match(not_starting_with(("10.",), end='"'), '1"') and not re.match(
+        not_starting_with(("10.",), end='"'), '10.1"')
+    assert NetworkSet.parse(["0.0.0.0/0"]).ipv4_prefixes is None  # every IPv4 text: not spelled
+    assert NetworkSet.parse(["10.1.2.3/32"]).ipv4_prefixes == ("10.1.2.3" + END,)
