@@ -269,6 +269,12 @@ def test_event_id_is_stable_across_runs_files_and_order() -> None:
     assert uuid.UUID(ids["C1"]).version == 5
 
 
+@given(key=st.text(max_size=40), rule_id=st.sampled_from([core.RULE.id, "another-rule", ""]))
+def test_event_id_is_the_uuid5_of_rule_and_connection(key: str, rule_id: str) -> None:
+    namespace = uuid.UUID("6f0b3c8e-52a4-4c59-9a57-0d7c1f0e2a91")
+    assert event_id(key, rule_id) == str(uuid.uuid5(namespace, f"{rule_id}|{key}"))
+
+
 def test_event_id_function() -> None:
     assert event_id("zeek|C1") == event_id("zeek|C1")
     assert event_id("zeek|C1") != event_id("zeek|C2")
