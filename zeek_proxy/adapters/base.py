@@ -144,7 +144,9 @@ class Adapter:
         pending: deque[Future[tuple[pa.Array, Selection]]] = deque()
         with ThreadPoolExecutor(jobs) as pool:
             try:
-                for block in read_blocks(stream, hold_partial=self.hold_partial, max_line=self.max_record):
+                # Up to `jobs` + 1 blocks wait in the pool while the main thread reads one.
+                for block in read_blocks(stream, hold_partial=self.hold_partial, max_line=self.max_record,
+                                         in_use=jobs + 2):
                     if block.dropped:
                         while pending:
                             yield from self._chosen(*pending.popleft().result())

@@ -22,10 +22,10 @@ import pyarrow as pa
 
 from zeek_proxy.adapters.inputs import GZIP_ERRORS
 
-BLOCK_SIZE = 8 << 20
+BLOCK_SIZE = 12 << 20
 MAX_RECORD = 1 << 20  # default cap on one record (line); longer ones are malformed
 READ_SIZE = 64 << 10  # per read from a decompressor: one that breaks loses at most this much
-_KEEP_MAPPED = 6  # blocks of a memory map kept resident behind the reader
+_SCAN_STEP = 1 << 20  # bytes compared at a time when finding line ends
 QUIET_SECONDS = 60  # files changed more recently than this are read, not mapped
 
 
@@ -56,7 +56,7 @@ class Block:
 
 
 def read_blocks(stream: BinaryIO, size: int = BLOCK_SIZE, hold_partial: bool = False,
-                max_line: int = MAX_RECORD) -> Iterator[Block]:
+                max_line: int = MAX_RECORD, in_use: int = 2) -> Iterator[Block]:
     """Line-aligned blocks of about `size` bytes.
 
     A line longer than both `size` and `max_line` is not kept: it is read through and
@@ -66,10 +66,13 @@ def read_blocks(stream: BinaryIO, size: int = BLOCK_SIZE, hold_partial: bool = F
     `hold_partial` (a log still being written), left for the next read. When the stream
     breaks (a truncated gzip), the complete lines read before the break are still
     yielded, then the error is raised.
+
+    `in_use` is how many of the latest blocks the caller may still be reading: a mapped
+    file keeps their pages resident.
     """
     mapped = None if hold_partial else _memory_map(stream)
     if mapped is not None:
-        yield from _mapped_blocks(*mapped, size, max_line)
+        yield from _mapped_blocks(*mapped, size, max_line, in_use)
         return
     # readinto1 returns what one underlying read gives, so a break loses nothing read before it.
     readinto = getattr(stream, "readinto1", None) or stream.readinto  # type: ignore[attr-defined]
@@ -127,7 +130,8 @@ def _memory_map(stream: BinaryIO) -> tuple[mmap.mmap, int] | None:
         return None
 
 
-def _mapped_blocks(source: mmap.mmap, position: int, size: int, max_line: int) -> Iterator[Block]:
+def _mapped_blocks(source: mmap.mmap, position: int, size: int, max_line: int,
+                   in_use: int) -> Iterator[Block]:
     """`read_blocks` over a memory map: the same blocks, as views. Pages well behind the
     reader are let go (the kernel keeps them cached, and maps them again if a late
     reader touches them), so resident memory stays bounded like buffered reading."""
@@ -145,7 +149,7 @@ def _mapped_blocks(source: mmap.mmap, position: int, size: int, max_line: int) -
                 continue
         yield Block(view[position:cut], cut - position, position - first, source=source, start=position)
         position = cut
-        behind = (position - _KEEP_MAPPED * size) // mmap.PAGESIZE * mmap.PAGESIZE
+        behind = (position - in_use * size) // mmap.PAGESIZE * mmap.PAGESIZE
         if behind > released:
             source.madvise(mmap.MADV_DONTNEED, released, behind - released)
             released = behind
@@ -172,7 +176,9 @@ def lines_of(block: Block) -> pa.Array:
     at a line's end allow an optional `\r?\n` there.
     """
     data = np.frombuffer(block.buffer, dtype=np.uint8, count=block.length)
-    newlines = np.flatnonzero(data == 0x0A)
+    # Found a megabyte at a time, so the comparison's scratch stays small and in cache.
+    newlines = np.concatenate([np.flatnonzero(data[at : at + _SCAN_STEP] == 0x0A) + at
+                               for at in range(0, max(len(data), 1), _SCAN_STEP)])
     offsets = np.empty(len(newlines) + 1 + (not block.terminated), dtype=np.int64)
     offsets[0] = 0
     offsets[1 : len(newlines) + 1] = newlines + 1
