@@ -7,6 +7,9 @@ from typing import Any, Callable, Iterable
 from zeek_proxy.adapters import values
 
 REQUIRED = ("ts", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "proto")
+#: Every field `conn_row` reads.
+FIELDS = (*REQUIRED, "duration", "service", "local_orig", "local_resp", "community_id",
+          "orig_ip_bytes", "resp_ip_bytes", "orig_pkts", "resp_pkts", "uid", "conn_state", "history")
 #: Fields only conn-like logs have; a log without `_path` is judged by them.
 CONN_MARKERS = ("conn_state", "orig_pkts", "orig_bytes", "history", "duration")
 

@@ -22,7 +22,7 @@ from zeek_proxy.adapters.blocks import Block
 from zeek_proxy.adapters.prefilter import (
     Prefilter, Selection, blank_lines, lines_starting_with, partial_frame, records_of,
 )
-from zeek_proxy.adapters.zeek_conn import conn_row, is_conn_path, looks_like_conn
+from zeek_proxy.adapters.zeek_conn import FIELDS, conn_row, is_conn_path, looks_like_conn
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +59,7 @@ class ZeekTSVAdapter(Adapter):
         self.log_path: str | None = None
         self.fields: list[str] | None = None
         self.index: dict[str, int] = {}
+        self.conn_positions: list[tuple[str, int]] = []
         self.is_conn = True
         self.why_not_conn = ""
         self.header_lines: list[str] = []
@@ -84,18 +85,13 @@ class ZeekTSVAdapter(Adapter):
         cells = text.split(self.separator)
         if len(cells) != len(self.fields):
             raise ValueError(f"{len(cells)} fields where #fields names {len(self.fields)}")
-        return conn_row(lambda name: self._value(cells, name))
-
-    def _value(self, cells: list[str], name: str) -> str | None:
-        position = self.index.get(name)
-        if position is None:
-            return None
-        cell = cells[position]
-        if cell == self.unset_field:
-            return None
-        if cell == self.empty_field:
-            return ""
-        return unescape(cell)
+        unset, empty = self.unset_field, self.empty_field
+        present = {}  # only the fields the conn mapping reads: unset ones are left out
+        for name, position in self.conn_positions:
+            cell = cells[position]
+            if cell != unset:
+                present[name] = "" if cell == empty else unescape(cell)
+        return conn_row(present.get)
 
     def _header(self, line: str) -> None:
         if line.startswith("#separator"):
@@ -119,6 +115,7 @@ class ZeekTSVAdapter(Adapter):
         elif key == "#fields":
             self.fields = value.split(self.separator)
             self.index = {name: i for i, name in enumerate(self.fields)}
+            self.conn_positions = [(name, self.index[name]) for name in FIELDS if name in self.index]
             self._judge()
 
     def _judge(self) -> None:
