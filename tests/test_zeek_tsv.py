@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from zeek_proxy.adapters.zeek_conn import FIELDS, conn_row
 from zeek_proxy.adapters.zeek_tsv import ZeekTSVAdapter, unescape
 from zeek_proxy.errors import MalformedRecordError, SourceLocation
 from zeek_proxy.schema import empty_frame
@@ -332,3 +333,17 @@ def test_matches_zat_on_real_zeek71_log() -> None:
     assert list(ours["source.ip"]) == [str(v) for v in theirs["id.orig_h"]]
     assert list(ours["destination.port"]) == [int(v) for v in theirs["id.resp_p"]]
     assert list(ours["network.transport"]) == [str(v) for v in theirs["proto"]]
+
+
+def test_conn_fields_name_every_field_the_mapping_reads() -> None:
+    """The TSV reader hands the conn mapping only the fields in FIELDS."""
+    sample = {"ts": "1.5", "id.orig_h": "10.0.0.1", "id.orig_p": "1", "id.resp_h": "8.8.8.8",
+              "id.resp_p": "8080", "proto": "tcp"}
+    asked: set[str] = set()
+
+    def get(name: str) -> str | None:
+        asked.add(name)
+        return sample.get(name)
+
+    conn_row(get)
+    assert asked == set(FIELDS)
