@@ -26,23 +26,25 @@ except ImportError:  # an optional speed-up; RE2 gives the same lines
 #: Whether patterns run over whole blocks (Hyperscan) rather than line by line (RE2);
 #: set it to False to compare the two.
 BLOCK_SCAN = hyperscan is not None
-_scratch = threading.local()  # Hyperscan needs a scratch space per thread and database
+_scratch = threading.local()  # Hyperscan needs a scratch space per thread and pattern
 
 
 def matching(lines: pa.Array, pattern: str) -> np.ndarray:
     """Indices of lines that contain a match of `pattern` (ascending, no repeats)."""
     database = _compiled(pattern) if BLOCK_SCAN and len(lines) else None
-    if database is None:
-        return np.flatnonzero(pc.match_substring_regex(lines, pattern).to_numpy(zero_copy_only=False))
-    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)[lines.offset : lines.offset + len(lines) + 1]
-    data = memoryview(lines.buffers()[2])[offsets[0] : offsets[-1]]
-    ends: list[int] = []
-    database.scan(data, match_event_handler=lambda _id, _from, end, _flags, _ctx: ends.append(end),
-                  scratch=_scratch_for(database))
-    if not ends:
-        return np.zeros(0, dtype=np.int64)
-    last_bytes = np.asarray(ends, dtype=np.int64) + (offsets[0] - 1)
-    return np.unique(np.searchsorted(offsets, last_bytes, side="right") - 1)
+    if database is not None:
+        offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)[lines.offset : lines.offset + len(lines) + 1]
+        ends: list[int] = []
+        try:
+            database.scan(memoryview(lines.buffers()[2])[offsets[0] : offsets[-1]],
+                          match_event_handler=lambda _id, _from, end, _flags, _ctx: ends.append(end),
+                          scratch=_scratch_for(pattern, database))
+        except hyperscan.error:  # not expected; RE2 below finds the same lines
+            pass
+        else:
+            last_bytes = np.asarray(ends, dtype=np.int64) + (offsets[0] - 1)
+            return np.unique(np.searchsorted(offsets, last_bytes, side="right") - 1)
+    return np.flatnonzero(pc.match_substring_regex(lines, pattern).to_numpy(zero_copy_only=False))
 
 
 @lru_cache(maxsize=64)
@@ -59,9 +61,10 @@ def _compiled(pattern: str) -> Any:
     return database
 
 
-def _scratch_for(database: Any) -> Any:
+def _scratch_for(pattern: str, database: Any) -> Any:
+    """This thread's scratch space for `pattern` (fits any database compiled from it)."""
     spaces = _scratch.__dict__.setdefault("spaces", {})
-    space = spaces.get(id(database))
+    space = spaces.get(pattern)
     if space is None:
-        space = spaces[id(database)] = hyperscan.Scratch(database)
+        space = spaces[pattern] = hyperscan.Scratch(database)
     return space
