@@ -140,11 +140,12 @@ def select_json(lines: pa.Array, force: list[int], prefilter: Prefilter,
     candidates = matching(lines, rf'"{re.escape(port_key)}"\s*:\s*"?{prefilter.port_pattern}\b')
     parse = set(forced)
     prefixes = prefilter.excluded_destinations.ipv4_prefixes if prefilter.excluded_destinations else None
+    chosen = lines.take(pa.array(candidates))
     if len(candidates) and prefixes:
-        kept = matching(lines.take(pa.array(candidates)), _destination_kept(destination_key, prefixes))
-        candidates = candidates[kept]
+        kept = matching(chosen, _destination_kept(destination_key, prefixes))
+        candidates, chosen = candidates[kept], chosen.take(pa.array(kept))
     if len(candidates):
-        text = as_text(lines.take(pa.array(candidates)))
+        text = as_text(chosen)
         census = pc.count_substring_regex(text, '"(?:' + "|".join(re.escape(k) for k in keys) + ')"')
         census = census.to_numpy(zero_copy_only=False)
         transport = json_field(text, transport_key)
@@ -172,7 +173,8 @@ def _destination_kept(key: str, prefixes: tuple[str, ...]) -> str:
     destination at all, or all of its copies (duplicates, an initiator object's) are
     excluded; either way it cannot alert. A dotted key ("id.resp_h") may also be written
     nested ({"id": {"resp_h": ...}}); such lines are kept for the parser to judge."""
-    pattern = rf'"{re.escape(key)}"\s*:\s*(?:[^"\s]|"{not_starting_with(prefixes, end=chr(34))})'
+    value = not_starting_with(prefixes, end='"')
+    pattern = rf'"{re.escape(key)}"\s*:\s*(?:[^"\s]|"{value})'
     if "." in key:
         pattern += rf'|"{re.escape(key.rsplit(".", 1)[1])}"\s*:'
     return pattern

@@ -169,11 +169,13 @@ class ZeekTSVAdapter(Adapter):
         return [int(i) for i in maybe if decode(lines[int(i)].as_py()).lstrip().startswith("#")]
 
     def _excluded(self, lines: pa.Array, prefilter: Prefilter) -> np.ndarray:
-        """Lines of the right width whose destination the rule always rejects."""
+        """Lines of the right width whose destination the rule always rejects (none when
+        the excluded networks cannot be spelled out, or cells are split by more than a
+        character)."""
         sep = re.escape(self.separator)
         position, width = self.index["id.resp_h"], len(self.fields or ())
         excluded = prefilter.excluded_destinations.ipv4_pattern if prefilter.excluded_destinations else None
-        if excluded is None:
+        if excluded is None or len(self.separator) != 1:
             return np.zeros(len(lines), dtype=bool)
         pattern = (rf"^(?:[^{sep}\n]*{sep}){{{position}}}{excluded}"
                    rf"(?:{sep}[^{sep}\n]*){{{width - 1 - position}}}\r?\n?$")
@@ -195,7 +197,7 @@ class ZeekTSVAdapter(Adapter):
             before = rf"(?:^|{sep})"
         candidates = linescan.matching(lines, rf"{before}{prefilter.port_pattern}(?:{sep}|\r?\n?$)")
         chosen = lines.take(pa.array(candidates))
-        if len(candidates) and prefilter.excluded_destinations and len(self.separator) == 1:
+        if len(candidates):
             kept = ~self._excluded(chosen, prefilter)
             candidates, chosen = candidates[kept], chosen.filter(pa.array(kept))
         parse = set(forced)

@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import socket
 import struct
 
 import pandas as pd
 
-from zeek_proxy.core.networks import parse_address
+from zeek_proxy.core.networks import packed_address
 
 # Only transports whose ports are real ports; ICMP's type/code mapping is not done here.
 PROTOCOL_NUMBERS = {"tcp": 6, "udp": 17, "sctp": 132}
@@ -25,7 +24,7 @@ def community_id(
     proto = PROTOCOL_NUMBERS.get(transport)
     if proto is None or source_port is None or destination_port is None:
         return None
-    src, dst = _packed(source_ip), _packed(destination_ip)
+    src, dst = packed_address(source_ip), packed_address(destination_ip)
     if src is None or dst is None or len(src) != len(dst):
         return None
     a, b = (src, source_port), (dst, destination_port)
@@ -33,16 +32,6 @@ def community_id(
         a, b = b, a
     data = struct.pack("!H", seed) + a[0] + b[0] + struct.pack("!BBHH", proto, 0, a[1], b[1])
     return "1:" + base64.b64encode(hashlib.sha1(data).digest()).decode("ascii")
-
-
-def _packed(address: str) -> bytes | None:
-    """The address in network byte order; inet_pton for the usual text, `ipaddress`
-    for the rest (IPv6 scope ids)."""
-    try:
-        return socket.inet_pton(socket.AF_INET6 if ":" in address else socket.AF_INET, address)
-    except (OSError, TypeError):
-        ip = parse_address(address) if isinstance(address, str) else None
-        return None if ip is None else ip.packed
 
 
 def fill_community_id(frame: pd.DataFrame) -> pd.DataFrame:

@@ -33,6 +33,16 @@ def parse_address(text: str) -> Address | None:
         return None
 
 
+def packed_address(text: str) -> bytes | None:
+    """The address `text` names, in network byte order: `inet_pton` for the usual text,
+    `ipaddress` for what it refuses (IPv6 scope ids); None when it names none."""
+    try:
+        return socket.inet_pton(socket.AF_INET6 if ":" in text else socket.AF_INET, text)
+    except (OSError, TypeError, ValueError):
+        ip = parse_address(text) if isinstance(text, str) else None
+        return None if ip is None else ip.packed
+
+
 @dataclass(frozen=True)
 class NetworkSet:
     """An immutable, ordered set of networks (order is kept for explanations)."""
@@ -92,23 +102,29 @@ class NetworkSet:
         return found
 
     @cached_property
+    def _ipv4_heads(self) -> list[list[str]] | None:
+        """The IPv4 networks as the leading octets every address in them is written with
+        (one head per value of an octet split by the prefix); None when too many."""
+        heads = [head for net in self.networks if net.version == 4 for head in ipv4_heads(net)]
+        return None if len(heads) > MAX_SPELLED else heads
+
+    @cached_property
     def ipv4_pattern(self) -> str | None:
         """An RE2 group matching exactly the dotted quads `ipaddress` accepts inside the
         IPv4 networks; None when the set is too large to spell out."""
-        v4 = [net for net in self.networks if net.version == 4]
-        if sum(1 << (8 - net.prefixlen % 8) if net.prefixlen % 8 else 1 for net in v4) > MAX_SPELLED:
+        if self._ipv4_heads is None:
             return None
-        return "(?:" + "|".join(ipv4_network_pattern(net) for net in v4) + ")" if v4 else NEVER
+        alternatives = [r"\.".join(head + [_OCTET] * (4 - len(head))) for head in self._ipv4_heads]
+        return "(?:" + "|".join(alternatives) + ")" if alternatives else NEVER
 
     @cached_property
     def ipv4_prefixes(self) -> tuple[str, ...] | None:
         """Text that every dotted quad in the IPv4 networks begins with ("10." for
         10.0.0.0/8; a whole address ends with END), so that a value not beginning with
         any of them is surely outside; None for a /0 or a set too large to spell out."""
-        v4 = [net for net in self.networks if net.version == 4]
-        if self.ipv4_pattern is None or any(net.prefixlen == 0 for net in v4):
+        if self._ipv4_heads is None or [] in self._ipv4_heads:
             return None
-        return tuple(prefix for net in v4 for prefix in ipv4_network_prefixes(net))
+        return tuple(".".join(head) + (END if len(head) == 4 else ".") for head in self._ipv4_heads)
 
     def _contains_slowly(self, addresses: pd.Series) -> np.ndarray:
         """Membership decided once per distinct value: IPv6 text by inet_pton and integer
@@ -122,16 +138,15 @@ class NetworkSet:
     def _holds(self, text: object) -> bool:
         if not isinstance(text, str):
             return False
-        if ":" in text:
-            try:
-                value = int.from_bytes(socket.inet_pton(socket.AF_INET6, text), "big")
-            except (OSError, ValueError):
-                return self.find(text) is not None
-            version = 6
-            if value >> 32 == 0xFFFF:  # IPv4-mapped: judged as IPv4, as in `find`
-                value, version = value & 0xFFFFFFFF, 4
-            return any(value & mask == base for mask, base in self._masks[version])
-        return self.find(text) is not None
+        if ":" not in text:
+            return self.find(text) is not None
+        packed = packed_address(text)
+        if packed is None:
+            return False
+        value, version = int.from_bytes(packed, "big"), 6 if len(packed) == 16 else 4
+        if version == 6 and value >> 32 == 0xFFFF:  # IPv4-mapped: judged as IPv4, as in `find`
+            value, version = value & 0xFFFFFFFF, 4
+        return any(value & mask == base for mask, base in self._masks[version])
 
     @cached_property
     def _masks(self) -> dict[int, list[tuple[int, int]]]:
@@ -151,35 +166,23 @@ class NetworkSet:
 #: An RE2 pattern no text matches (RE2 has no `(?!)`).
 NEVER = r"\b\B"
 _OCTET = "(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
-#: Networks not on an octet boundary cost one alternative per value of the split octet.
+#: Networks not on an octet boundary cost one head per value of the split octet.
 MAX_SPELLED = 4096
-
-
-def ipv4_network_pattern(net: ipaddress.IPv4Network) -> str:
-    """RE2 for the dotted quads inside `net`, written as `ipaddress` accepts them."""
-    whole, bits = divmod(net.prefixlen, 8)
-    octets = str(net.network_address).split(".")
-    parts = octets[:whole]
-    if bits:
-        first = int(octets[whole])
-        parts.append("(?:" + "|".join(str(v) for v in range(first, first + (1 << (8 - bits)))) + ")")
-    parts += [_OCTET] * (4 - len(parts))
-    return r"\.".join(parts)
 
 
 #: Marks the end of a value in `ipv4_prefixes` (a /32, or a network split in its last octet).
 END = "\x00"
 
 
-def ipv4_network_prefixes(net: ipaddress.IPv4Network) -> list[str]:
-    """The text prefixes of the dotted quads inside `net` (not a /0)."""
+def ipv4_heads(net: ipaddress.IPv4Network) -> list[list[str]]:
+    """The leading octets (as text) of the addresses in `net`: one head for a network on
+    an octet boundary, one per value of the split octet otherwise; [[]] for a /0."""
     whole, bits = divmod(net.prefixlen, 8)
     octets = str(net.network_address).split(".")
-    heads = [octets[:whole]]
-    if bits:
-        first = int(octets[whole])
-        heads = [octets[:whole] + [str(v)] for v in range(first, first + (1 << (8 - bits)))]
-    return [".".join(head) + (END if len(head) == 4 else ".") for head in heads]
+    if not bits:
+        return [octets[:whole]]
+    first = int(octets[whole])
+    return [octets[:whole] + [str(v)] for v in range(first, first + (1 << (8 - bits)))]
 
 
 def _matches(text: pa.Array, pattern: str) -> np.ndarray:
