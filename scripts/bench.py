@@ -7,7 +7,8 @@ answer one question: what does zeek-proxy's exactness (address parsing, ECS
 normalisation, one alert per connection) cost next to a fast SQL engine and a
 one-line awk filter? Each run is a separate process measured by GNU time (`%e %M`:
 wall seconds, peak RSS), tools alternate inside every repetition so that drift in
-the machine hits all of them alike, and the page cache is warmed first.
+the machine hits all of them alike, and the input is read into the page cache just
+before every run.
 
     python scripts/bench.py                                  # 4M rows, 3 repetitions
     python scripts/bench.py --rows 200000 --repeat 1         # a quick look
@@ -218,13 +219,14 @@ def tsv_fields(path: Path) -> list[str]:
 
 
 def warm_page_cache(path: Path) -> None:
-    """Read the file once, like `cat FILE > /dev/null`, so the first tool of the first
-    repetition does not pay for the disk; read in-process so it does not depend on
-    /dev/null being the device it should be."""
+    """Read the file (or the files of a folder) once, like `cat FILE > /dev/null`, so
+    that the tool run next does not pay for the disk; read in-process so it does not
+    depend on /dev/null being the device it should be."""
     buffer = bytearray(1 << 20)
-    with open(path, "rb", buffering=0) as f:
-        while f.readinto(buffer):
-            pass
+    for file in sorted(path.iterdir()) if path.is_dir() else [path]:
+        with open(file, "rb", buffering=0) as f:
+            while f.readinto(buffer):
+                pass
 
 
 # ----------------------------------------------------------------------------- tools
@@ -388,6 +390,7 @@ class Result:
     fmt: str
     tool: str
     argv: list[str]
+    path: Path  # the input: a file, or a folder of them
     samples: list[Sample] = field(default_factory=list)
 
     @property
@@ -452,9 +455,12 @@ def measure(argv: list[str]) -> Sample:
 
 def run_rounds(plan: list[Result], repeat: int) -> None:
     """Repetition by repetition, every tool once per repetition (not one tool `repeat`
-    times in a row), so slow drift in the machine is shared fairly."""
+    times in a row), so slow drift in the machine is shared fairly. The input is read
+    just before every run: the files together may outgrow the page cache, and a
+    machine may drop cached pages at any time, so no tool pays for the disk."""
     for rep in range(1, repeat + 1):
         for result in plan:
+            warm_page_cache(result.path)
             sample = measure(result.argv)
             result.samples.append(sample)
             status = "" if sample.returncode == 0 else f"  FAILED exit {sample.returncode}: " + \
@@ -574,7 +580,7 @@ def plan_runs(args: argparse.Namespace, directory: Path, ctx: Context, tools: li
             tool = TOOLS[name]
             if fmt in tool.formats:
                 path = directory / FILES[fmt]
-                plan.append(Result(fmt, name, tool.command(fmt, path, ctx)))
+                plan.append(Result(fmt, name, tool.command(fmt, path, ctx), path))
     return plan
 
 
@@ -599,8 +605,6 @@ def benchmark(args: argparse.Namespace, ctx: Context) -> int:
     directory = args.workdir / str(args.rows)
     expected = prepare_inputs(directory, args.rows, args.formats)
     plan = plan_runs(args, directory, ctx, choose_tools(args))
-    for fmt in args.formats:
-        warm_page_cache(directory / FILES[fmt])
     if args.verbose:
         for r in plan:
             log(f"{r.fmt:5} {r.tool:10} {shlex.join(r.argv)}")
@@ -631,9 +635,8 @@ def scaling(args: argparse.Namespace, ctx: Context) -> int:
     for rows in args.scaling_rows:
         directory = args.workdir / str(rows)
         expected[rows] = prepare_inputs(directory, rows, ["tsv"])
-        warm_page_cache(directory / FILES["tsv"])
         path = directory / FILES["tsv"]
-        results.append((rows, Result("tsv", "zeek-proxy", zeek_proxy_command("tsv", path, ctx))))
+        results.append((rows, Result("tsv", "zeek-proxy", zeek_proxy_command("tsv", path, ctx), path)))
     run_rounds([r for _, r in results], args.repeat)
     rows_table = []
     for rows, r in results:
@@ -674,12 +677,10 @@ def dask_benchmark(args: argparse.Namespace, ctx: Context) -> int:
     by each run, so its start-up is counted) on 8 gzip archives: gzip files cannot be
     split, so each is one partition."""
     folder = dask_archives(args.workdir / str(args.rows), args.rows)
-    for archive in sorted(folder.glob("*.gz")):
-        warm_page_cache(archive)
     base = [ctx.zeek_proxy, "scan", "-o", "-", str(folder)]
-    plan = [Result("local", "zeek-proxy", base),  # fmt holds the engine: the hit counter reads lines
-            Result("dask, 1 worker", "zeek-proxy", base + ["--engine", "dask", "-j", "1"]),
-            Result("dask, 2 workers", "zeek-proxy", base + ["--engine", "dask", "-j", "2"])]
+    plan = [Result("local", "zeek-proxy", base, folder),  # fmt holds the engine: the hit counter reads lines
+            Result("dask, 1 worker", "zeek-proxy", base + ["--engine", "dask", "-j", "1"], folder),
+            Result("dask, 2 workers", "zeek-proxy", base + ["--engine", "dask", "-j", "2"], folder)]
     run_rounds(plan, args.repeat)
     local = plan[0].median
     rows = [["8 gzip archives", r.fmt, "-" if r.median is None else f"{r.median:.2f}",
