@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from hypothesis import example, given, strategies as st
 
+from zeek_proxy.adapters import linescan
+from zeek_proxy.adapters.blocks import Block, lines_of
 from zeek_proxy.adapters.prefilter import _destination_kept, not_starting_with
 from zeek_proxy.adapters.values import address
+from zeek_proxy.adapters.zeek_tsv import ZeekTSVAdapter, unescape
+from zeek_proxy.config import DEFAULT_SETTINGS
 from zeek_proxy.core.networks import END, NetworkSet
+from zeek_proxy.scan import rule_prefilter
 
 NETWORKS = st.lists(st.ip_addresses(v=4).flatmap(
     lambda ip: st.integers(1, 32).map(lambda bits: f"{ip}/{bits}")), min_size=1, max_size=3)
@@ -61,3 +67,44 @@ def test_not_starting_with_edge_sets() -> None:
         not_starting_with(("10.",), end='"'), '10.1"')
     assert NetworkSet.parse(["0.0.0.0/0"]).ipv4_prefixes is None  # every IPv4 text: not spelled
     assert NetworkSet.parse(["10.1.2.3/32"]).ipv4_prefixes == ("10.1.2.3" + END,)
+
+
+def _zeek_escaped(value: str) -> str:
+    """A cell as Zeek writes it: separators, backslashes and unprintable bytes as \\xNN."""
+    out = []
+    for byte in value.encode("utf-8", "surrogatepass"):
+        printable = 0x20 <= byte < 0x7F and byte not in (0x09, 0x5C)
+        out.append(chr(byte) if printable or byte >= 0x80 else f"\\x{byte:02x}")
+    return "".join(out).encode("latin-1").decode("utf-8", "replace")
+
+
+PADDED = st.builds(lambda pad, value, tail: pad + value + tail,
+                   st.sampled_from(["", " ", " " * 60, "\u2003", "\x1c", "\\x20"]),
+                   VALUES | st.sampled_from(["8.8.8.8", "fe80::1%" + "a" * 60, "10.0.0.1"]),
+                   st.sampled_from(["", " ", " " * 60, "\u00a0"]))
+
+
+@pytest.mark.parametrize("block_scan", [True, False], ids=["hyperscan", "re2"])
+@example(value=" " * 60 + "8.8.8.8")
+@example(value="\\x38.8.8.8")
+@example(value="8.8.8.8" + "\u00a0" * 30)
+@given(value=PADDED)
+def test_tsv_first_pass_keeps_every_destination_the_rule_may_accept(value: str, block_scan: bool) -> None:
+    """Zeek TSV's first pass (bounded cells for Hyperscan, anchored columns for RE2)
+    selects every line whose destination the full reader would accept."""
+    if block_scan and not linescan.BLOCK_SCAN:
+        pytest.skip("hyperscan is not installed")
+    fields = ["ts", "uid", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "proto", "conn_state"]
+    adapter = ZeekTSVAdapter("conn.log")
+    adapter.parse(1, ("#fields\t" + "\t".join(fields) + "\n").encode(), True)
+    cell = _zeek_escaped(value)
+    other = "1.0\tC1\t10.0.0.1\t1\t10.9.9.9\t8080\ttcp\tSF\n"
+    data = (other + f"1.0\tC2\t10.0.0.2\t2\t{cell}\t8080\ttcp\tSF\n" + other).encode()
+    lines = lines_of(Block(bytearray(data), len(data), 0))
+    prefilter = rule_prefilter(DEFAULT_SETTINGS)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(linescan, "BLOCK_SCAN", block_scan)
+        chosen = linescan.matching(lines, adapter._first_pass(lines, prefilter))
+    if _accepted(unescape(cell), DEFAULT_SETTINGS.not_internet):
+        assert 1 in chosen
+    assert 0 not in chosen and 2 not in chosen  # internal destinations go at once

@@ -31,40 +31,70 @@ _scratch = threading.local()  # Hyperscan needs a scratch space per thread and p
 
 def matching(lines: pa.Array, pattern: str) -> np.ndarray:
     """Indices of lines that contain a match of `pattern` (ascending, no repeats)."""
-    database = _compiled(pattern) if BLOCK_SCAN and len(lines) else None
-    if database is not None:
-        offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)[lines.offset : lines.offset + len(lines) + 1]
-        ends: list[int] = []
-        try:
-            database.scan(memoryview(lines.buffers()[2])[offsets[0] : offsets[-1]],
-                          match_event_handler=lambda _id, _from, end, _flags, _ctx: ends.append(end),
-                          scratch=_scratch_for(pattern, database))
-        except hyperscan.error:  # not expected; RE2 below finds the same lines
-            pass
-        else:
-            last_bytes = np.asarray(ends, dtype=np.int64) + (offsets[0] - 1)
-            return np.unique(np.searchsorted(offsets, last_bytes, side="right") - 1)
+    ends = _match_ends(lines, pattern, first_only=False)
+    if ends is not None:
+        offsets = _offsets(lines)
+        last_bytes = np.asarray(ends, dtype=np.int64) + (offsets[0] - 1)
+        return _distinct(np.searchsorted(offsets, last_bytes, side="right") - 1)
     return np.flatnonzero(pc.match_substring_regex(lines, pattern).to_numpy(zero_copy_only=False))
 
 
+def found(lines: pa.Array, pattern: str) -> bool:
+    """Whether some line contains a match of `pattern` (Hyperscan stops at the first)."""
+    ends = _match_ends(lines, pattern, first_only=True)
+    if ends is not None:
+        return bool(ends)
+    return bool(pc.any(pc.match_substring_regex(lines, pattern)).as_py())
+
+
+def _offsets(lines: pa.Array) -> np.ndarray:
+    return np.frombuffer(lines.buffers()[1], dtype=np.int64)[lines.offset : lines.offset + len(lines) + 1]
+
+
+def _match_ends(lines: pa.Array, pattern: str, first_only: bool) -> list[int] | None:
+    """Where Hyperscan's matches of `pattern` end in the lines' bytes (from the first
+    line's start), or None when RE2 has to decide instead."""
+    database = _compiled(pattern, first_only) if BLOCK_SCAN and len(lines) else None
+    if database is None:
+        return None
+    offsets = _offsets(lines)
+    ends: list[int] = []
+    try:
+        database.scan(memoryview(lines.buffers()[2])[offsets[0] : offsets[-1]],
+                      match_event_handler=lambda _id, _from, end, _flags, _ctx: ends.append(end),
+                      scratch=_scratch_for((pattern, first_only), database))
+    except hyperscan.error:  # not expected; RE2 finds the same lines
+        return None
+    return ends
+
+
+def _distinct(indices: np.ndarray) -> np.ndarray:
+    """`indices` ascending without repeats; Hyperscan reports matches by ascending end,
+    so they usually are sorted already and only the repeats need to go."""
+    if len(indices) and np.all(indices[1:] >= indices[:-1]):
+        return indices[np.concatenate(([True], indices[1:] != indices[:-1]))]
+    return np.unique(indices)
+
+
 @lru_cache(maxsize=64)
-def _compiled(pattern: str) -> Any:
-    """A Hyperscan database for `pattern`, or None to use RE2."""
+def _compiled(pattern: str, first_only: bool = False) -> Any:
+    """A Hyperscan database for `pattern` (reporting one match at most when
+    `first_only`), or None to use RE2."""
     if hyperscan is None:
         return None
     database = hyperscan.Database()
+    flags = hyperscan.HS_FLAG_MULTILINE | (hyperscan.HS_FLAG_SINGLEMATCH if first_only else 0)
     try:
-        database.compile(expressions=[pattern.encode()], ids=[0], elements=1,
-                         flags=[hyperscan.HS_FLAG_MULTILINE])
+        database.compile(expressions=[pattern.encode()], ids=[0], elements=1, flags=[flags])
     except hyperscan.error:
         return None
     return database
 
 
-def _scratch_for(pattern: str, database: Any) -> Any:
-    """This thread's scratch space for `pattern` (fits any database compiled from it)."""
+def _scratch_for(key: Any, database: Any) -> Any:
+    """This thread's scratch space for the database compiled under `key`."""
     spaces = _scratch.__dict__.setdefault("spaces", {})
-    space = spaces.get(pattern)
+    space = spaces.get(key)
     if space is None:
-        space = spaces[pattern] = hyperscan.Scratch(database)
+        space = spaces[key] = hyperscan.Scratch(database)
     return space

@@ -180,9 +180,10 @@ def _destination_kept(key: str, prefixes: tuple[str, ...]) -> str:
     return pattern
 
 
-def not_starting_with(prefixes: tuple[str, ...], end: str) -> str:
+def not_starting_with(prefixes: tuple[str, ...], end: str, inside: str = "") -> str:
     """An RE2 (and Hyperscan) pattern for text that begins with none of `prefixes`;
-    END in a prefix stands for the character `end` that closes a value."""
+    END in a prefix stands for the character `end` that closes a value. The characters
+    of `inside` are never matched, so that the text stays inside one cell."""
     trie: dict[str, Any] = {}
     for prefix in prefixes:
         node = trie
@@ -192,7 +193,7 @@ def not_starting_with(prefixes: tuple[str, ...], end: str) -> str:
 
     def branch(node: dict[str, Any]) -> str:
         edges = [char for char in node if char != END]
-        options = ["[^" + "".join(re.escape(char) for char in edges) + "]"]
+        options = ["[^" + "".join(re.escape(char) for char in [*edges, *inside]) + "]"]
         options += [re.escape(char) + branch(node[char]) for char in edges if END not in node[char]]
         return "(?:" + "|".join(options) + ")"
 

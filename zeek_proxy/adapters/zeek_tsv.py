@@ -20,7 +20,7 @@ from zeek_proxy.adapters import linescan
 from zeek_proxy.adapters.base import Adapter, decode
 from zeek_proxy.adapters.blocks import Block
 from zeek_proxy.adapters.prefilter import (
-    Prefilter, Selection, blank_lines, lines_starting_with, partial_frame, records_of,
+    Prefilter, Selection, blank_lines, lines_starting_with, not_starting_with, partial_frame, records_of,
 )
 from zeek_proxy.adapters.zeek_conn import FIELDS, conn_row, is_conn_path, looks_like_conn
 
@@ -30,6 +30,12 @@ _ESCAPE = re.compile(rb"\\(x[0-9a-fA-F]{2}|\\)")
 _TUPLE = ("proto", "id.orig_h", "id.resp_h", "id.resp_p")
 #: First bytes of a line that may be a header: "#", a BOM, or white space str.lstrip() removes.
 _HEADER_FIRST_BYTES = b"#\xef \t\r\x0b\x0c\x1c\x1d\x1e\x1f"
+#: The longest text of an address `ipaddress` accepts, without white space around it
+#: (stripped), escapes (undone) or an IPv6 scope id: "0000:0000:0000:0000:0000:ffff:255.255.255.255".
+_LONGEST_ADDRESS = 45
+#: Bytes that can lengthen the text of an address: white space, `%` (a scope id), `\`
+#: (an escape) and anything not ASCII (Unicode white space).
+_PADDING = r"[ %\\\r\x0b\x0c\x1c-\x1f]|[^\x00-\x7f]"
 
 
 def unescape(text: str) -> str:
@@ -168,18 +174,28 @@ class ZeekTSVAdapter(Adapter):
         maybe = lines_starting_with(lines, _HEADER_FIRST_BYTES)
         return [int(i) for i in maybe if decode(lines[int(i)].as_py()).lstrip().startswith("#")]
 
-    def _excluded(self, lines: pa.Array, prefilter: Prefilter) -> np.ndarray:
-        """Lines of the right width whose destination the rule always rejects (none when
-        the excluded networks cannot be spelled out, or cells are split by more than a
-        character)."""
+    def _first_pass(self, lines: pa.Array, prefilter: Prefilter) -> str:
+        """A pattern for the lines that may hold a hit: the `id.resp_p` cell is a proxy
+        port and, when `id.resp_h` is the column before it (Zeek's own layout), that
+        cell does not begin like an address the rule always rejects. Most port matches
+        (traffic to internal proxies) end here, before a line is cut into cells.
+
+        RE2 reads line by line, so its pattern is anchored at the columns and never
+        reads the rest of a line. Hyperscan is fastest on short unanchored patterns, so
+        for it the cell before a port cell is bounded in length; that is exact while the
+        block holds no byte that could let a longer cell still name an address."""
         sep = re.escape(self.separator)
-        position, width = self.index["id.resp_h"], len(self.fields or ())
-        excluded = prefilter.excluded_destinations.ipv4_pattern if prefilter.excluded_destinations else None
-        if excluded is None or len(self.separator) != 1:
-            return np.zeros(len(lines), dtype=bool)
-        pattern = (rf"^(?:[^{sep}\n]*{sep}){{{position}}}{excluded}"
-                   rf"(?:{sep}[^{sep}\n]*){{{width - 1 - position}}}\r?\n?$")
-        return pc.match_substring_regex(lines, pattern).to_numpy(zero_copy_only=False)
+        cell = rf"[^{sep}\n]*{sep}"
+        port = rf"{prefilter.port_pattern}(?:{sep}|\r?\n?$)"
+        host, port_column = self.index["id.resp_h"], self.index["id.resp_p"]
+        excluded = prefilter.excluded_destinations
+        prefixes = excluded.ipv4_prefixes if excluded is not None else None
+        if not prefixes or port_column != host + 1 or len(self.separator) != 1:
+            return rf"^(?:{cell}){{{port_column}}}{port}"
+        kept = not_starting_with(prefixes, end=self.separator, inside=self.separator + "\n")
+        if linescan.BLOCK_SCAN and host > 0 and not linescan.found(lines, _PADDING):
+            return rf"{sep}{kept}[^{sep}\n]{{0,{_LONGEST_ADDRESS}}}{sep}{port}"
+        return rf"^(?:{cell}){{{host}}}{kept}{cell}{port}"
 
     def _select_segment(self, lines: pa.Array, force: list[int], prefilter: Prefilter) -> Selection:
         """Stage one for lines under one header block."""
@@ -189,17 +205,8 @@ class ZeekTSVAdapter(Adapter):
         if self.fields is None or any(name not in self.index for name in _TUPLE):
             everything = np.setdiff1d(np.arange(len(lines)), blank_lines(lines))
             return Selection(parse=everything.tolist())
-        sep = re.escape(self.separator)
-        if len(self.separator) == 1 and not linescan.BLOCK_SCAN:
-            # RE2 reads line by line: anchored at the port's column, most of a line is never read
-            before = rf"^(?:[^{sep}\n]*{sep}){{{self.index['id.resp_p']}}}"
-        else:  # the port as a whole cell anywhere; a literal-led search over the block is fastest
-            before = rf"(?:^|{sep})"
-        candidates = linescan.matching(lines, rf"{before}{prefilter.port_pattern}(?:{sep}|\r?\n?$)")
+        candidates = linescan.matching(lines, self._first_pass(lines, prefilter))
         chosen = lines.take(pa.array(candidates))
-        if len(candidates):
-            kept = ~self._excluded(chosen, prefilter)
-            candidates, chosen = candidates[kept], chosen.filter(pa.array(kept))
         parse = set(forced)
         if len(candidates):
             cells = pc.split_pattern(chosen, self.separator)
