@@ -5,12 +5,15 @@ from __future__ import annotations
 import io
 import json
 import logging
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from zeek_proxy import scan
+from zeek_proxy.adapters import linescan
 from zeek_proxy.adapters.zeek_json import ZeekJSONAdapter
 from zeek_proxy.errors import MalformedRecordError, SourceLocation
 from zeek_proxy.schema import empty_frame
@@ -129,6 +132,23 @@ def test_nested_id_object() -> None:
     record["id"] = {"orig_h": "10.0.0.5", "orig_p": 1, "resp_h": "203.0.113.7", "resp_p": 3128}
     frame, _ = read([dumps(record)])
     assert frame.loc[0, "destination.port"] == 3128
+
+
+@pytest.mark.parametrize("block_scan", [True, False], ids=["hyperscan", "re2"])
+def test_nested_id_object_passes_the_prefilter(tmp_path: Path, block_scan: bool,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """A nested 4-tuple is found by the pre-filter too, not only by the full reader
+    (the file's first line always goes to the full reader, so the hit comes last)."""
+    if block_scan and not linescan.BLOCK_SCAN:
+        pytest.skip("hyperscan is not installed")
+    monkeypatch.setattr(linescan, "BLOCK_SCAN", block_scan)
+    nested = {k: v for k, v in conn().items() if not k.startswith("id.")}
+    nested["id"] = {"orig_h": "10.0.0.5", "orig_p": 1, "resp_h": "203.0.113.7", "resp_p": 3128}
+    path = tmp_path / "conn.json"
+    path.write_text("".join(dumps(record) + "\n" for record in (conn(id_resp_p=443), conn(id_resp_p=443), nested)))
+    result = scan([str(path)])
+    assert result.alerts["destination.port"].tolist() == [3128]
+    assert result.inputs[0].filtered == 1  # the second line; the first is always parsed
 
 
 # -- skipped and malformed --------------------------------------------------------------

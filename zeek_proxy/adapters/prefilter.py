@@ -137,7 +137,7 @@ def select_json(lines: pa.Array, force: list[int], prefilter: Prefilter,
     """
     transport_key, source_key, destination_key, port_key = keys
     records, forced = records_of(lines, force, blank_lines(lines))
-    candidates = matching(lines, rf'"{re.escape(port_key)}"\s*:\s*"?{prefilter.port_pattern}\b')
+    candidates = matching(lines, rf'{_key(port_key)}\s*:\s*"?{prefilter.port_pattern}\b')
     parse = set(forced)
     prefixes = prefilter.excluded_destinations.ipv4_prefixes if prefilter.excluded_destinations else None
     chosen = lines.take(pa.array(candidates))
@@ -178,6 +178,13 @@ def _destination_kept(key: str, prefixes: tuple[str, ...]) -> str:
     if "." in key:
         pattern += rf'|"{re.escape(key.rsplit(".", 1)[1])}"\s*:'
     return pattern
+
+
+def _key(key: str) -> str:
+    """A pattern for `key` as a JSON key; a dotted key ("id.resp_p") may also be
+    written nested ({"id": {"resp_p": ...}}), which the Zeek JSON reader accepts."""
+    names = [key, key.rsplit(".", 1)[1]] if "." in key else [key]
+    return '"(?:' + "|".join(re.escape(name) for name in names) + ')"'
 
 
 def not_starting_with(prefixes: tuple[str, ...], end: str, inside: str = "") -> str:
