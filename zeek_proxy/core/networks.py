@@ -2,14 +2,16 @@
 
 Dotted-quad IPv4 addresses are tested by one RE2 pattern spelling out the set's IPv4
 networks (or, for very large sets, turned into 32-bit integers and masked), so the cost
-does not grow with the number of distinct hosts. IPv6 and IPv4-mapped text is decided
-once per distinct value by `inet_pton` and integer masks; `ipaddress` decides only what
-`inet_pton` refuses, and is the reference the tests hold both paths to.
+does not grow with the number of distinct hosts. IPv6 and IPv4-mapped text, and short
+columns whole, are decided once per distinct value: dotted quads by the same pattern,
+the rest by `inet_pton` and integer masks; `ipaddress` decides only what `inet_pton`
+refuses, and is the reference the tests hold every path to.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
@@ -70,6 +72,8 @@ class NetworkSet:
         result = np.zeros(len(addresses), dtype=bool)
         if len(addresses) == 0:
             return result
+        if len(addresses) <= _FEW:
+            return self._contains_slowly(addresses)
         try:
             text = pa.array(addresses, type=pa.string(), from_pandas=True)
         except (pa.ArrowException, TypeError):
@@ -139,6 +143,8 @@ class NetworkSet:
         if not isinstance(text, str):
             return False
         if ":" not in text:
+            if self._ipv4_regex is not None:
+                return self._ipv4_regex.fullmatch(text) is not None
             return self.find(text) is not None
         packed = packed_address(text)
         if packed is None:
@@ -147,6 +153,12 @@ class NetworkSet:
         if version == 6 and value >> 32 == 0xFFFF:  # IPv4-mapped: judged as IPv4, as in `find`
             value, version = value & 0xFFFFFFFF, 4
         return any(value & mask == base for mask, base in self._masks[version])
+
+    @cached_property
+    def _ipv4_regex(self) -> re.Pattern[str] | None:
+        """`ipv4_pattern` compiled once for single values: Arrow's kernels compile their
+        pattern on every call, which costs more than the test on a few values."""
+        return re.compile(self.ipv4_pattern, re.ASCII) if self.ipv4_pattern is not None else None
 
     @cached_property
     def _masks(self) -> dict[int, list[tuple[int, int]]]:
@@ -168,6 +180,8 @@ NEVER = r"\b\B"
 _OCTET = "(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 #: Networks not on an octet boundary cost one head per value of the split octet.
 MAX_SPELLED = 4096
+#: Columns up to this long are judged value by value (the pre-filter's small frames).
+_FEW = 4096
 
 
 #: Marks the end of a value in `ipv4_prefixes` (a /32, or a network split in its last octet).
