@@ -6,6 +6,7 @@ exit 2 (usage, config) or 3 (input); nothing else prints a traceback.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import signal
@@ -497,7 +498,11 @@ INTERNAL_ERROR = 70  # EX_SOFTWARE: a bug, never an input or config problem
 
 def main() -> None:
     """Console entry point: the CLI, with a quiet exit when stdout is closed early and
-    one line instead of a traceback for a bug (ZEEK_PROXY_DEBUG=1 shows the traceback)."""
+    one line instead of a traceback for a bug (ZEEK_PROXY_DEBUG=1 shows the traceback).
+
+    Everything alive at start (the imported modules) and at the end is frozen out of
+    the garbage collector: it would only walk them, during the run and again at exit."""
+    gc.freeze()
     try:
         cli(prog_name="zeek-proxy", standalone_mode=True)
     except BrokenPipeError:
@@ -510,3 +515,5 @@ def main() -> None:
         click.echo(f"Error: internal error: {type(exc).__name__}: {exc} "
                    "(rerun with ZEEK_PROXY_DEBUG=1 for details)", err=True)
         sys.exit(INTERNAL_ERROR)
+    finally:
+        gc.freeze()
