@@ -73,6 +73,10 @@ def collapse(hits: pd.DataFrame) -> pd.DataFrame:
     if hits.empty:
         return hits.assign(_key=pd.Series(dtype=object))
     keys = connection_keys(hits)
+    if not keys.duplicated().any():  # one record per connection (Zeek): nothing to fold
+        merged = hits.assign(_key=keys.to_numpy())
+        merged = merged.sort_values(["@timestamp", "_key"], kind="stable").reset_index(drop=True)
+        return merged[list(ECS_COLUMNS) + ["_key"]]
     preference = np.select(
         [hits["suricata.eve.event_type"].eq("flow").to_numpy(dtype=bool),
          hits["event.start"].notna().to_numpy()],
@@ -95,9 +99,8 @@ def finalize(alerts: pd.DataFrame, settings: Settings) -> pd.DataFrame:
     out["zeek_proxy.internal_network"] = settings.internal.first_holding(out["source.ip"])
     out["message"] = [
         f"{RULE.name}: {src} (internal, {net}) to {dst}:{port}/{transport} (Internet, proxy port)"
-        for src, net, dst, port, transport in zip(
-            out["source.ip"], out["zeek_proxy.internal_network"], out["destination.ip"],
-            out["destination.port"], out["network.transport"],
-        )
+        for src, net, dst, port, transport in zip(*(out[c].tolist() for c in (
+            "source.ip", "zeek_proxy.internal_network", "destination.ip", "destination.port",
+            "network.transport")))
     ]
     return out

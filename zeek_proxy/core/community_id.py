@@ -40,13 +40,12 @@ def fill_community_id(frame: pd.DataFrame) -> pd.DataFrame:
     if not missing.any():
         return frame
     rows = frame.loc[missing]
-    computed = [
-        community_id(s, d, None if pd.isna(sp) else int(sp), None if pd.isna(dp) else int(dp), t)
-        for s, d, sp, dp, t in zip(
-            rows["source.ip"], rows["destination.ip"], rows["source.port"],
-            rows["destination.port"], rows["network.transport"],
-        )
+    columns = ("source.ip", "destination.ip", "source.port", "destination.port", "network.transport")
+    computed = [  # plain lists: iterating Arrow-backed columns costs more than the hashing
+        community_id(s, d, None if sp is pd.NA else sp, None if dp is pd.NA else dp, t)
+        for s, d, sp, dp, t in zip(*(rows[c].tolist() for c in columns))
     ]
     out = frame.copy()
     out.loc[missing, "network.community_id"] = pd.Series(computed, index=rows.index, dtype=object)
     return out
+
