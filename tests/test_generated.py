@@ -9,6 +9,8 @@ from __future__ import annotations
 import gzip
 import ipaddress
 import json
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -16,7 +18,7 @@ from zat.log_to_dataframe import LogToDataFrame
 
 from conftest import generate
 from zeek_proxy import scan
-from zeek_proxy.adapters import linescan
+from zeek_proxy.adapters import blocks, linescan, workers
 
 INTERNAL = [ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")]
 EXCLUDED = [ipaddress.ip_network(n) for n in
@@ -126,17 +128,30 @@ def test_bundled_fixtures_match_the_generator(tmp_path: Path) -> None:
     }
 
 
+@pytest.mark.parametrize("forked", [False, True], ids=["threads", "processes"])
 @pytest.mark.parametrize("block_scan", [True, False], ids=["hyperscan", "re2"])
 @pytest.mark.parametrize("name", ["conn.log", "conn.json.log", "eve.json"])
 def test_prefilter_changes_nothing_but_speed(generated: tuple[Path, list], name: str, block_scan: bool,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    """Same alerts and ids with the raw-line pre-filter (1 or 2 threads, either line
-    scanner) as with every record parsed; the records it drops are counted as filtered."""
+                                             forked: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Same alerts and ids with the raw-line pre-filter (1 or 2 workers, threads or
+    forked processes, either line scanner) as with every record parsed; the records it
+    drops are counted as filtered."""
     if block_scan and not linescan.BLOCK_SCAN:
         pytest.skip("hyperscan is not installed")
     monkeypatch.setattr(linescan, "BLOCK_SCAN", block_scan)
+    if forked:  # a mapped file of several blocks, as large files are
+        if not workers._can_fork():
+            pytest.skip("no fork on this platform")
+        monkeypatch.setattr(workers, "PROCESS_MIN_BYTES", 0)
+        monkeypatch.setattr(blocks, "BLOCK_SIZE", 1 << 16)
+        old = time.time() - 2 * blocks.QUIET_SECONDS
+        os.utime(generated[0] / name, (old, old))
     path = [str(generated[0] / name)]
     full = scan(path, prefilter=False)
+    used: list[bool] = []  # whether each scan's stage one ran in processes
+    start = workers.StageOne.__init__
+    monkeypatch.setattr(workers.StageOne, "__init__",
+                        lambda self, *args: (start(self, *args), used.append(self.forked))[0])
     for jobs in (1, 2):
         fast = scan(path, jobs=jobs)
         assert fast.alerts["event.id"].tolist() == full.alerts["event.id"].tolist()
@@ -144,3 +159,5 @@ def test_prefilter_changes_nothing_but_speed(generated: tuple[Path, list], name:
         (stats,) = fast.inputs
         assert stats.read == full.inputs[0].read and stats.balanced
         assert stats.filtered > stats.evaluated
+    # Zeek TSV keeps to threads; the JSON formats fork when there is more than one job.
+    assert (True in used) == (forked and name != "conn.log")

@@ -11,16 +11,16 @@ Implementing an adapter:
 3. For the fast path, implement `select(lines, force, prefilter)`: given a block's
    lines as an Arrow array, return a `Selection` naming the lines that could match
    (they go to `parse`, and so do the `force`d ones when they are records) and counting
-   the records that cannot. It runs in worker
-   threads, so it must not change the adapter; an adapter whose state changes inside
-   a block (Zeek TSV headers) says so with `needs_main_thread(block)`.
+   the records that cannot. It runs in worker threads or processes (see `workers`),
+   so it must not change the adapter; an adapter whose state changes inside a block
+   (Zeek TSV headers) says so with `needs_main_thread(block)`.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from typing import Any, BinaryIO, Callable, ClassVar, Iterator
 
 import numpy as np
@@ -30,6 +30,7 @@ import pyarrow as pa
 from zeek_proxy.adapters.blocks import MAX_RECORD, Block, lines_of, read_blocks
 from zeek_proxy.adapters.inputs import GZIP_ERRORS
 from zeek_proxy.adapters.prefilter import Prefilter, Selection
+from zeek_proxy.adapters.workers import Chosen, StageOne, chosen
 from zeek_proxy.errors import InputError, MalformedRecordError, SourceLocation
 from zeek_proxy.schema import frame_from_rows
 from zeek_proxy.stats import InputStats
@@ -48,6 +49,8 @@ class Adapter:
     name: ClassVar[str]
     module: ClassVar[str]
     dataset: ClassVar[str]
+    #: Whether stage one holds the GIL so much that large files go to worker processes.
+    gil_bound: ClassVar[bool] = True
 
     def __init__(self, path: str, stats: InputStats | None = None, strict: bool = False,
                  chunk_rows: int = CHUNK_ROWS) -> None:
@@ -140,35 +143,39 @@ class Adapter:
 
     def _preselected_lines(self, stream: BinaryIO, prefilter: Prefilter, jobs: int,
                            progress: Progress | None) -> Iterator[tuple[int, bytes, bool]]:
-        """Blocks pre-filtered in `jobs` threads; chosen lines come back in file order."""
-        pending: deque[Future[tuple[pa.Array, Selection]]] = deque()
-        with ThreadPoolExecutor(jobs) as pool:
-            try:
-                # Up to `jobs` + 1 blocks wait in the pool while the main thread reads one.
-                for block in read_blocks(stream, hold_partial=self.hold_partial, max_line=self.max_record,
-                                         in_use=jobs + 2):
-                    if block.dropped:
-                        while pending:
-                            yield from self._chosen(*pending.popleft().result())
-                        self._lines_read += 1
-                        self.consumed += block.dropped
-                        yield self._lines_read, None, True  # type: ignore[misc]
-                    elif self.needs_main_thread(block):
-                        while pending:
-                            yield from self._chosen(*pending.popleft().result())
-                        yield from self._chosen(*self._stage_one(block, prefilter))
-                    else:
-                        pending.append(pool.submit(self._stage_one, block, prefilter))
-                        while len(pending) > jobs:
-                            yield from self._chosen(*pending.popleft().result())
-                    if progress:
-                        progress(block.length)
-            except _READ_ERRORS:  # a broken stream still gets the blocks read before the break
-                while pending:
-                    yield from self._chosen(*pending.popleft().result())
-                raise
+        """Blocks pre-filtered by `jobs` workers; chosen lines come back in file order."""
+        pending: deque[tuple[Block, Future[Chosen]]] = deque()
+        workers: StageOne | None = None
+        try:
+            # Up to `jobs` + 1 blocks wait for the workers while the main thread reads one.
+            for block in read_blocks(stream, hold_partial=self.hold_partial, max_line=self.max_record,
+                                     in_use=jobs + 2):
+                if block.dropped:
+                    while pending:
+                        yield from self._pending(pending)
+                    self._lines_read += 1
+                    self.consumed += block.dropped
+                    yield self._lines_read, None, True  # type: ignore[misc]
+                elif self.needs_main_thread(block):
+                    while pending:
+                        yield from self._pending(pending)
+                    yield from self._chosen(block, chosen(self, block, prefilter))
+                else:
+                    workers = workers or StageOne(self, prefilter, jobs, block)
+                    pending.append((block, workers.submit(block)))
+                    while len(pending) > jobs:
+                        yield from self._pending(pending)
+                if progress:
+                    progress(block.length)
             while pending:
-                yield from self._chosen(*pending.popleft().result())
+                yield from self._pending(pending)
+        except _READ_ERRORS:  # a broken stream still gets the blocks read before the break
+            while pending:
+                yield from self._pending(pending)
+            raise
+        finally:
+            if workers is not None:
+                workers.shutdown()
 
     def _stage_one(self, block: Block, prefilter: Prefilter) -> tuple[pa.Array, Selection]:
         """A block's lines and what to do with them; falls back to parsing every line
@@ -186,15 +193,20 @@ class Adapter:
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, UnicodeDecodeError):
             return lines, Selection(parse=list(range(len(lines))))
 
-    def _chosen(self, lines: pa.Array, selection: Selection) -> Iterator[tuple[int, bytes, bool]]:
-        self.consumed += _span(lines)
-        self.stats.read += selection.filtered + selection.skipped
-        self.stats.filtered += selection.filtered
-        self.stats.skipped += selection.skipped
+    def _pending(self, pending: deque[tuple[Block, Future[Chosen]]]) -> Iterator[tuple[int, bytes, bool]]:
+        block, future = pending.popleft()
+        return self._chosen(block, future.result())
+
+    def _chosen(self, block: Block, chosen: Chosen) -> Iterator[tuple[int, bytes, bool]]:
+        self.consumed += block.length
+        self.stats.read += chosen.filtered + chosen.skipped
+        self.stats.filtered += chosen.filtered
+        self.stats.skipped += chosen.skipped
         first = self._lines_read + 1
-        self._lines_read += len(lines)
-        for index in selection.parse:
-            line = lines[index].as_py()
+        self._lines_read += chosen.lines
+        data = block.data
+        for index, start, end in zip(chosen.parse.tolist(), chosen.starts.tolist(), chosen.ends.tolist()):
+            line = bytes(data[start:end])
             yield first + index, line, line.endswith(b"\n")
 
     def _record(self, lineno: int, line: bytes | None, terminated: bool) -> Iterator[pd.DataFrame]:
@@ -241,14 +253,6 @@ def _lines(data: bytes) -> list[bytes]:
     if last:
         out.append(last)
     return out
-
-
-def _span(lines: pa.Array) -> int:
-    """Bytes covered by an Arrow line array."""
-    if len(lines) == 0:
-        return 0
-    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)
-    return int(offsets[lines.offset + len(lines)] - offsets[lines.offset])
 
 
 def decode(line: bytes) -> str:

@@ -55,7 +55,7 @@ class Block:
         return self.length == 0 or self.buffer[self.length - 1] == 0x0A
 
 
-def read_blocks(stream: BinaryIO, size: int = BLOCK_SIZE, hold_partial: bool = False,
+def read_blocks(stream: BinaryIO, size: int | None = None, hold_partial: bool = False,
                 max_line: int = MAX_RECORD, in_use: int = 2) -> Iterator[Block]:
     """Line-aligned blocks of about `size` bytes.
 
@@ -68,8 +68,9 @@ def read_blocks(stream: BinaryIO, size: int = BLOCK_SIZE, hold_partial: bool = F
     yielded, then the error is raised.
 
     `in_use` is how many of the latest blocks the caller may still be reading: a mapped
-    file keeps their pages resident.
+    file keeps their pages resident. `size` defaults to BLOCK_SIZE.
     """
+    size = size or BLOCK_SIZE
     mapped = None if hold_partial else _memory_map(stream)
     if mapped is not None:
         yield from _mapped_blocks(*mapped, size, max_line, in_use)
