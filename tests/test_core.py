@@ -18,6 +18,7 @@ from zeek_proxy import core
 from zeek_proxy.adapters.zeek_tsv import ZeekTSVAdapter
 from zeek_proxy.config import DEFAULT_SETTINGS, Settings
 from zeek_proxy.core import NetworkSet, collapse, community_id, event_id, finalize, match, select
+from zeek_proxy.core import networks as networks_module
 from zeek_proxy.schema import ECS_COLUMNS, frame_from_rows
 
 T0 = 1_541_117_137_618_695  # 2018-11-02T00:05:37.618695Z in microseconds
@@ -171,8 +172,16 @@ _address_text = st.one_of(
            st.ip_addresses(v=6).flatmap(lambda ip: st.integers(0, 128).map(lambda bits: f"{ip}/{bits}"))),
            min_size=1, max_size=4),
        addresses=st.lists(_address_text, min_size=1, max_size=30))
-def test_network_set_contains_agrees_with_ipaddress(networks: list[str], addresses: list[str]) -> None:
-    """The spelled-out RE2 pattern and the integer path both say what `ipaddress` says."""
+@pytest.mark.parametrize("few", [0, 4096], ids=["column-wise", "value-by-value"])
+def test_network_set_contains_agrees_with_ipaddress(networks: list[str], addresses: list[str], few: int) -> None:
+    """The spelled-out RE2 pattern and the integer path both say what `ipaddress` says,
+    on whole columns and value by value (short columns)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(networks_module, "_FEW", few)
+        _contains_agrees_with_ipaddress(networks, addresses)
+
+
+def _contains_agrees_with_ipaddress(networks: list[str], addresses: list[str]) -> None:
     nets = NetworkSet.parse(networks)
     expected = [nets.find(a) is not None for a in addresses]
     assert nets.contains(pd.Series(addresses, dtype=object)).tolist() == expected

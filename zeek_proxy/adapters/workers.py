@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import mmap
 import multiprocessing
+import sys
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -61,6 +62,8 @@ class StageOne:
                        and len(first.source) >= PROCESS_MIN_BYTES and _can_fork())
         if self.forked:
             _inherited = (first.source, prefilter)  # processes fork at the first submit
+            for stream in (sys.stdout, sys.stderr):  # or a child would write its copy again
+                stream.flush()
             self.executor: Executor = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork"))
         else:
             self.executor = ThreadPoolExecutor(jobs)

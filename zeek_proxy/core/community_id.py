@@ -48,4 +48,3 @@ def fill_community_id(frame: pd.DataFrame) -> pd.DataFrame:
     out = frame.copy()
     out.loc[missing, "network.community_id"] = pd.Series(computed, index=rows.index, dtype=object)
     return out
-
