@@ -19,7 +19,7 @@ from zeek_proxy.config import DEFAULT_SETTINGS
 from zeek_proxy.core import RULE, collapse, finalize, select
 from zeek_proxy.emit import EMITTERS
 from zeek_proxy.emit.csv import COLUMNS, CSVEmitter, neutralise
-from zeek_proxy.emit.ecs import ECSEmitter, documents
+from zeek_proxy.emit.ecs import ECSEmitter, documents, json_lines
 from zeek_proxy.emit.notice import ACTION, FIELDS, NOTE, NoticeEmitter, NoticeJSONEmitter, escape
 from zeek_proxy.schema import frame_from_rows
 
@@ -141,6 +141,38 @@ def test_ecs_time_fields_have_microseconds(alert_doc: dict[str, Any]) -> None:
 def test_ecs_timestamp_keeps_zero_microseconds() -> None:
     doc = documents(alert_frame([zeek_row() | {"@timestamp": 1_541_117_137_000_000}]))[0]
     assert doc["@timestamp"] == "2018-11-02T00:05:37.000000Z"
+
+
+_HOSTILE_TEXT = st.text(alphabet=st.sampled_from(['"', "\\", "%", "b", "\n", "\x00", "\x1f", "\u2028", "é", " "]),
+                        max_size=6)
+
+
+@given(cells=st.lists(st.tuples(st.one_of(st.none(), _HOSTILE_TEXT), st.one_of(st.none(), _HOSTILE_TEXT),
+                                st.one_of(st.none(), st.integers(0, 2**40))), min_size=1, max_size=6))
+def test_ecs_lines_equal_plain_nested_documents(cells: list[tuple[str | None, str | None, int | None]]) -> None:
+    """The template writer gives what nesting each row's non-null columns and encoding
+    the result gives, whatever the text (quotes, escapes, %) and the nulls."""
+    rows = [zeek_row(uid=f"C{i}", i=i) | {"network.protocol": protocol, "zeek.connection.history": history,
+                                          "source.bytes": sent}
+            for i, (protocol, history, sent) in enumerate(cells)]
+    frame = alert_frame(rows)
+    lines = json_lines(frame, alert=False)
+    for i, line in enumerate(lines):
+        expected: dict[str, Any] = {}
+        for name in frame.columns:
+            value = frame[name].iloc[i]
+            if name in ("@timestamp", "_key") or pd.isna(value):
+                continue
+            *parents, leaf = name.split(".")
+            node = expected
+            for part in parents:
+                node = node.setdefault(part, {})
+            node[leaf] = value.item() if hasattr(value, "item") else value
+        doc = json.loads(line)
+        got = {k: v for k, v in doc.items() if k not in ("@timestamp", "related")}
+        del got["event"]["kind"], got["event"]["category"], got["event"]["type"]
+        assert got == expected
+        assert doc["related"]["ip"] == [rows[i]["source.ip"], rows[i]["destination.ip"]]
 
 
 def _ecs_types() -> dict[str, str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
+import numpy as np
 import orjson
 import pandas as pd
 
@@ -14,18 +15,6 @@ from zeek_proxy.schema import TIME_COLUMNS
 
 #: Frame columns not written as they are (they are rewritten or internal).
 _NOT_COPIED = {"@timestamp", "_key"}
-
-
-def _nested(flat: dict[str, Any]) -> dict[str, Any]:
-    """`{"a.b": 1}` as `{"a": {"b": 1}}`."""
-    out: dict[str, Any] = {}
-    for name, value in flat.items():
-        *parents, leaf = name.split(".")
-        node = out
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = value
-    return out
 
 
 def _rule_fields(created: str) -> dict[str, Any]:
@@ -53,6 +42,16 @@ def _rule_fields(created: str) -> dict[str, Any]:
 
 def documents(frame: pd.DataFrame, alert: bool = True) -> list[dict[str, Any]]:
     """ECS documents for an alert frame (alert=True) or a plain ECS frame (normalize)."""
+    return [orjson.loads(line) for line in json_lines(frame, alert)]
+
+
+def json_lines(frame: pd.DataFrame, alert: bool = True) -> list[str]:
+    """The ECS documents of `frame` as JSON text, one per row, nulls and empty objects
+    left out.
+
+    Rows with the same null columns share one template of the document's text, filled
+    with their values each encoded by orjson; building a nested object per row cost
+    several times more than the scan of the rows' whole log."""
     if frame.empty:
         return []
     columns: dict[str, list[Any]] = {"@timestamp": iso_times(frame["@timestamp"])}
@@ -68,41 +67,66 @@ def documents(frame: pd.DataFrame, alert: bool = True) -> list[dict[str, Any]]:
     if alert:
         created = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         constant.update(_rule_fields(created))
-    # Constants are nested once and shared by every document (they are only
-    # serialised); the columns are nested column by column, not value by value.
-    shared = _nested(constant)
+    layout = _layout(list(columns), constant)
+    values = [_encoded(column) for column in columns.values()]
+    present = np.zeros(len(frame), dtype=object)  # which columns a row has, as one integer
+    for position, name in enumerate(columns):
+        present += frame[name].notna().to_numpy(dtype=bool).astype(object) << position
     sources, destinations = columns.get("source.ip"), columns.get("destination.ip")
-    docs = []
-    for i, row in enumerate(_objects(_nested(dict(zip(columns, columns))), columns, len(frame))):
-        doc = {"@timestamp": row.pop("@timestamp")} if "@timestamp" in row else {}
-        doc.update(shared)
-        for key, value in row.items():
-            base = doc.get(key)
-            doc[key] = _merged(base, value) if isinstance(base, dict) and isinstance(value, dict) else value
-        related = [ip for ip in (sources[i] if sources else None,
-                                 destinations[i] if destinations else None) if ip]
-        doc["related"] = {"ip": list(dict.fromkeys(related))}
-        docs.append(doc)
-    return docs
+    templates: dict[int, tuple[bytes, list[int]]] = {}
+    lines = []
+    for i, (shape, row) in enumerate(zip(present.tolist(), zip(*values))):
+        if shape not in templates:
+            text, order = _template(layout, shape)
+            templates[shape] = (b"{" + text + b',"related":{"ip":%b}}', order)
+        template, order = templates[shape]
+        related = [ip for ip in (sources[i] if sources else None, destinations[i] if destinations else None) if ip]
+        lines.append((template % (*[row[j] for j in order], orjson.dumps(list(dict.fromkeys(related))))).decode())
+    return lines
 
 
-def _objects(layout: dict[str, Any], columns: dict[str, list[Any]], count: int) -> list[dict[str, Any]]:
-    """One object per row for a nested `layout` (leaf: column name), nulls and empty
-    objects left out."""
-    keys = list(layout)
-    values = [columns[v] if isinstance(v, str) else [o or None for o in _objects(v, columns, count)]
-              for v in layout.values()]
-    return [{k: v for k, v in zip(keys, row) if v is not None} for row in zip(*values)] if keys \
-        else [{} for _ in range(count)]
+def _encoded(column: list[Any]) -> list[bytes | None]:
+    """Each value as JSON, once per distinct value (most columns repeat a few)."""
+    text = {value: orjson.dumps(value) for value in set(column) if value is not None}
+    return [None if value is None else text[value] for value in column]
 
 
-def _merged(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
-    """`base` with `extra` laid over it, object by object."""
-    out = dict(base)
-    for key, value in extra.items():
-        below = out.get(key)
-        out[key] = _merged(below, value) if isinstance(below, dict) and isinstance(value, dict) else value
-    return out
+class _Constant(bytes):
+    """A value the same in every document, already encoded."""
+
+
+def _layout(columns: list[str], constant: dict[str, Any]) -> dict[str, Any]:
+    """The documents' nesting: leaves are column positions or constants, in document
+    order (@timestamp, the constants' objects, the columns' objects)."""
+    layout: dict[str, Any] = {"@timestamp": 0}
+    leaves: list[tuple[str, Any]] = [(name, _Constant(orjson.dumps(value))) for name, value in constant.items()]
+    leaves += [(name, position) for position, name in enumerate(columns) if position]
+    for name, leaf in leaves:
+        *parents, last = name.split(".")
+        node = layout
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[last] = leaf
+    return layout
+
+
+def _template(node: dict[str, Any], shape: int) -> tuple[bytes, list[int]]:
+    """The text of `node` for rows holding the columns set in `shape` (bit per
+    position): `%b` where a column's value goes, and those positions in order."""
+    parts, order = [], []
+    for key, leaf in node.items():
+        name = orjson.dumps(key) + b":"
+        if isinstance(leaf, dict):
+            inner, inner_order = _template(leaf, shape)
+            if inner:
+                parts.append(name + b"{" + inner + b"}")
+                order += inner_order
+        elif isinstance(leaf, _Constant):
+            parts.append(name + leaf.replace(b"%", b"%%"))
+        elif shape >> leaf & 1:
+            parts.append(name + b"%b")
+            order.append(leaf)
+    return b",".join(parts), order
 
 
 class ECSEmitter(Emitter):
@@ -111,7 +135,7 @@ class ECSEmitter(Emitter):
     alert = True
 
     def write(self, alerts: pd.DataFrame) -> None:
-        lines = [orjson.dumps(doc).decode("utf-8") for doc in documents(alerts, alert=self.alert)]
+        lines = json_lines(alerts, alert=self.alert)
         if lines:
             self.out.write("\n".join(lines) + "\n")
 
