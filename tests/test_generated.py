@@ -161,3 +161,48 @@ def test_prefilter_changes_nothing_but_speed(generated: tuple[Path, list], name:
         assert stats.filtered > stats.evaluated
     # Zeek TSV keeps to threads; the JSON formats fork when there is more than one job.
     assert (True in used) == (forked and name != "conn.log")
+
+
+def _reordered(text: str, rows: set[int], copies: int) -> str:
+    """A Zeek TSV log of `copies` times the lines numbered `rows` of `text`, each copy
+    with other uids, under a header that puts the columns in another order."""
+    lines = text.splitlines(keepends=True)
+    fields = next(line for line in lines if line.startswith("#fields")).rstrip("\n").split("\t")[1:]
+    order = list(range(len(fields)))
+    order[2:6] = [5, 4, 3, 2]  # id.resp_p, id.resp_h, id.orig_p, id.orig_h
+    out = []
+    for line in lines:
+        if line.startswith(("#fields", "#types")):
+            head, *cells = line.rstrip("\n").split("\t")
+            out.append("\t".join([head, *(cells[i] for i in order)]) + "\n")
+        elif line.startswith("#") and not line.startswith("#close"):
+            out.append(line)
+    for copy in range(copies):
+        for number in sorted(rows):
+            cells = lines[number - 1].rstrip("\n").split("\t")
+            cells[1] = f"R{copy}{cells[1]}"  # other connections, or they fold into the first part's
+            out.append("\t".join(cells[i] for i in order) + "\n")
+    return "".join(out)
+
+
+@pytest.mark.parametrize("forked", [False, True], ids=["threads", "processes"])
+def test_layout_changing_mid_file_is_followed_by_the_workers(generated: tuple[Path, list], tmp_path: Path,
+                                                            forked: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Concatenated Zeek logs whose second header reorders the columns, followed by
+    hits only: blocks handed to workers under the first header are judged again under
+    the second, and no hit is lost."""
+    original = generated[0] / "conn.log"
+    hits = set(scan([str(original)], prefilter=False).alerts["zeek_proxy.line"].tolist())
+    text = original.read_text()
+    path = tmp_path / "concatenated.log"
+    path.write_text(text + _reordered(text, hits, copies=40))
+    old = time.time() - 2 * blocks.QUIET_SECONDS
+    os.utime(path, (old, old))
+    monkeypatch.setattr(blocks, "BLOCK_SIZE", 1 << 15)
+    monkeypatch.setattr(workers, "PROCESS_MIN_BYTES", 0 if forked else 1 << 62)
+    full = scan([str(path)], prefilter=False)
+    fast = scan([str(path)], jobs=2)
+    assert full.alerts["zeek.session_id"].str.startswith("R").sum() == 40 * len(hits)
+    assert fast.alerts["event.id"].tolist() == full.alerts["event.id"].tolist()
+    assert fast.alerts.drop(columns="event.created", errors="ignore").equals(full.alerts)
+    assert fast.inputs[0].read == full.inputs[0].read and fast.inputs[0].balanced

@@ -11,9 +11,11 @@ Implementing an adapter:
 3. For the fast path, implement `select(lines, force, prefilter)`: given a block's
    lines as an Arrow array, return a `Selection` naming the lines that could match
    (they go to `parse`, and so do the `force`d ones when they are records) and counting
-   the records that cannot. It runs in worker threads or processes (see `workers`),
-   so it must not change the adapter; an adapter whose state changes inside a block
-   (Zeek TSV headers) says so with `needs_main_thread(block)`.
+   the records that cannot. It runs in worker threads or processes (see `workers`) on
+   a copy of the adapter, so it must not change the adapter. An adapter whose state
+   changes with the lines it reads (Zeek TSV headers) reports that state in `header()`;
+   a block judged under a header that has changed since is judged again, and
+   `needs_main_thread(block)` keeps the first block, which sets it, in the main thread.
 """
 
 from __future__ import annotations
@@ -144,7 +146,7 @@ class Adapter:
     def _preselected_lines(self, stream: BinaryIO, prefilter: Prefilter, jobs: int,
                            progress: Progress | None) -> Iterator[tuple[int, bytes, bool]]:
         """Blocks pre-filtered by `jobs` workers; chosen lines come back in file order."""
-        pending: deque[tuple[Block, Future[Chosen]]] = deque()
+        pending: deque[tuple[Block, list[str], Future[Chosen]]] = deque()
         workers: StageOne | None = None
         try:
             # Up to `jobs` + 1 blocks wait for the workers while the main thread reads one.
@@ -152,26 +154,26 @@ class Adapter:
                                      in_use=jobs + 2):
                 if block.dropped:
                     while pending:
-                        yield from self._pending(pending)
+                        yield from self._pending(pending, prefilter)
                     self._lines_read += 1
                     self.consumed += block.dropped
                     yield self._lines_read, None, True  # type: ignore[misc]
                 elif self.needs_main_thread(block):
                     while pending:
-                        yield from self._pending(pending)
+                        yield from self._pending(pending, prefilter)
                     yield from self._chosen(block, chosen(self, block, prefilter))
                 else:
                     workers = workers or StageOne(self, prefilter, jobs, block)
-                    pending.append((block, workers.submit(block)))
+                    pending.append((block, self.header(), workers.submit(block)))
                     while len(pending) > jobs:
-                        yield from self._pending(pending)
+                        yield from self._pending(pending, prefilter)
                 if progress:
                     progress(block.length)
             while pending:
-                yield from self._pending(pending)
+                yield from self._pending(pending, prefilter)
         except _READ_ERRORS:  # a broken stream still gets the blocks read before the break
             while pending:
-                yield from self._pending(pending)
+                yield from self._pending(pending, prefilter)
             raise
         finally:
             if workers is not None:
@@ -193,9 +195,16 @@ class Adapter:
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, UnicodeDecodeError):
             return lines, Selection(parse=list(range(len(lines))))
 
-    def _pending(self, pending: deque[tuple[Block, Future[Chosen]]]) -> Iterator[tuple[int, bytes, bool]]:
-        block, future = pending.popleft()
-        return self._chosen(block, future.result())
+    def _pending(self, pending: deque[tuple[Block, list[str], Future[Chosen]]],
+                 prefilter: Prefilter) -> Iterator[tuple[int, bytes, bool]]:
+        """The oldest block's chosen lines. A worker judged the block under the header
+        in force when it was handed out; if header lines read since have changed it
+        (concatenated Zeek logs), the block is judged again here."""
+        block, header, future = pending.popleft()
+        result = future.result()
+        if header != self.header():
+            result = chosen(self, block, prefilter)
+        return self._chosen(block, result)
 
     def _chosen(self, block: Block, chosen: Chosen) -> Iterator[tuple[int, bytes, bool]]:
         self.consumed += block.length

@@ -69,11 +69,13 @@ class StageOne:
             self.executor = ThreadPoolExecutor(jobs)
 
     def submit(self, block: Block) -> Future[Chosen]:
+        """Stage one for `block`, on a copy of the adapter as it stands now, so that
+        the main thread may go on changing it."""
+        snapshot = copy.copy(self.adapter)
+        snapshot._rows = []  # rows waiting for a frame stay here
         if self.forked:
-            snapshot = copy.copy(self.adapter)
-            snapshot._rows = []  # rows waiting for a frame stay here
             return self.executor.submit(_stage_one_forked, snapshot, block.start, block.length, block.offset)
-        return self.executor.submit(chosen, self.adapter, block, self.prefilter)
+        return self.executor.submit(chosen, snapshot, block, self.prefilter)
 
     def shutdown(self) -> None:
         global _inherited

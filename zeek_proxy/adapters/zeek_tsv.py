@@ -139,8 +139,9 @@ class ZeekTSVAdapter(Adapter):
 
     # -- fast path ------------------------------------------------------------------
     def needs_main_thread(self, block: Block) -> bool:
-        """Header lines change the layout, so blocks that may hold one stay in order."""
-        return block.contains(b"#")
+        """The first block holds the header that every other block is read under;
+        header lines further on are caught when their block is taken in order."""
+        return block.offset == 0
 
     def select(self, lines: pa.Array, force: list[int], prefilter: Prefilter) -> Selection:
         headers = self._header_lines(lines)
