@@ -7,8 +7,11 @@ pre-filtered by forked processes, each with its own GIL. They inherit the map an
 pre-filter, read each block's bytes in place, and send back only which lines to parse
 (a few per thousand) and the counts. Everything else (gzip, pipes, logs still being
 written, small files, one job, platforms without fork) uses threads, and so does Zeek
-TSV, whose first pass leaves few matches and whose blocks the main thread reads anyway
-(for header lines).
+TSV, whose first pass leaves few matches: processes were no faster there, and cost
+memory.
+
+Either way a worker judges a block on a copy of the adapter, taken when the block is
+handed out.
 """
 
 from __future__ import annotations
@@ -36,8 +39,8 @@ PROCESS_MIN_BYTES = 64 << 20
 
 @dataclass(frozen=True)
 class Chosen:
-    """Stage one's answer from a process: how many lines the block has, which of them
-    to parse and where they lie in the block, and the records not parsed."""
+    """Stage one's answer for a block: how many lines it has, which of them to parse
+    and where they lie in it, and the records not parsed."""
 
     lines: int
     parse: np.ndarray

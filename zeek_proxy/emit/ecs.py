@@ -73,25 +73,31 @@ def json_lines(frame: pd.DataFrame, alert: bool = True) -> list[str]:
     for position, name in enumerate(columns):
         present += frame[name].notna().to_numpy(dtype=bool).astype(object) << position
     sources, destinations = columns.get("source.ip"), columns.get("destination.ip")
-    templates: dict[int, tuple[bytes, list[int]]] = {}
+    templates: dict[int, tuple[str, list[int]]] = {}
     lines = []
     for i, (shape, row) in enumerate(zip(present.tolist(), zip(*values))):
         if shape not in templates:
             text, order = _template(layout, shape)
-            templates[shape] = (b"{" + text + b',"related":{"ip":%b}}', order)
+            templates[shape] = ("{" + text + ',"related":{"ip":%s}}', order)
         template, order = templates[shape]
         related = [ip for ip in (sources[i] if sources else None, destinations[i] if destinations else None) if ip]
-        lines.append((template % (*[row[j] for j in order], orjson.dumps(list(dict.fromkeys(related))))).decode())
+        lines.append(template % (*[row[j] for j in order], _json(list(dict.fromkeys(related)))))
     return lines
 
 
-def _encoded(column: list[Any]) -> list[bytes | None]:
+def _encoded(column: list[Any]) -> list[str | None]:
     """Each value as JSON, once per distinct value (most columns repeat a few)."""
-    text = {value: orjson.dumps(value) for value in set(column) if value is not None}
+    text = {value: _json(value) for value in set(column) if value is not None}
     return [None if value is None else text[value] for value in column]
 
 
-class _Constant(bytes):
+def _json(value: Any) -> str:
+    """orjson's text as a str: its bytes keep a kilobyte of room each, which many
+    small values held at once would waste."""
+    return orjson.dumps(value).decode()
+
+
+class _Constant(str):
     """A value the same in every document, already encoded."""
 
 
@@ -99,7 +105,7 @@ def _layout(columns: list[str], constant: dict[str, Any]) -> dict[str, Any]:
     """The documents' nesting: leaves are column positions or constants, in document
     order (@timestamp, the constants' objects, the columns' objects)."""
     layout: dict[str, Any] = {"@timestamp": 0}
-    leaves: list[tuple[str, Any]] = [(name, _Constant(orjson.dumps(value))) for name, value in constant.items()]
+    leaves: list[tuple[str, Any]] = [(name, _Constant(_json(value))) for name, value in constant.items()]
     leaves += [(name, position) for position, name in enumerate(columns) if position]
     for name, leaf in leaves:
         *parents, last = name.split(".")
@@ -110,23 +116,23 @@ def _layout(columns: list[str], constant: dict[str, Any]) -> dict[str, Any]:
     return layout
 
 
-def _template(node: dict[str, Any], shape: int) -> tuple[bytes, list[int]]:
+def _template(node: dict[str, Any], shape: int) -> tuple[str, list[int]]:
     """The text of `node` for rows holding the columns set in `shape` (bit per
-    position): `%b` where a column's value goes, and those positions in order."""
+    position): `%s` where a column's value goes, and those positions in order."""
     parts, order = [], []
     for key, leaf in node.items():
-        name = orjson.dumps(key) + b":"
+        name = _json(key).replace("%", "%%") + ":"
         if isinstance(leaf, dict):
             inner, inner_order = _template(leaf, shape)
             if inner:
-                parts.append(name + b"{" + inner + b"}")
+                parts.append(name + "{" + inner + "}")
                 order += inner_order
         elif isinstance(leaf, _Constant):
-            parts.append(name + leaf.replace(b"%", b"%%"))
+            parts.append(name + leaf.replace("%", "%%"))
         elif shape >> leaf & 1:
-            parts.append(name + b"%b")
+            parts.append(name + "%s")
             order.append(leaf)
-    return b",".join(parts), order
+    return ",".join(parts), order
 
 
 class ECSEmitter(Emitter):
