@@ -206,15 +206,15 @@ class Adapter:
             result = chosen(self, block, prefilter)
         return self._chosen(block, result)
 
-    def _chosen(self, block: Block, chosen: Chosen) -> Iterator[tuple[int, bytes, bool]]:
+    def _chosen(self, block: Block, result: Chosen) -> Iterator[tuple[int, bytes, bool]]:
         self.consumed += block.length
-        self.stats.read += chosen.filtered + chosen.skipped
-        self.stats.filtered += chosen.filtered
-        self.stats.skipped += chosen.skipped
+        self.stats.read += result.filtered + result.skipped
+        self.stats.filtered += result.filtered
+        self.stats.skipped += result.skipped
         first = self._lines_read + 1
-        self._lines_read += chosen.lines
+        self._lines_read += result.lines
         data = block.data
-        for index, start, end in zip(chosen.parse.tolist(), chosen.starts.tolist(), chosen.ends.tolist()):
+        for index, start, end in zip(result.parse.tolist(), result.starts.tolist(), result.ends.tolist()):
             line = bytes(data[start:end])
             yield first + index, line, line.endswith(b"\n")
 
