@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from zeek_proxy.adapters.blocks import MAX_RECORD, Block, lines_of, read_blocks
+from zeek_proxy.adapters.blocks import MAX_RECORD, Block, line_offsets, lines_of, read_blocks
 from zeek_proxy.adapters.inputs import GZIP_ERRORS
 from zeek_proxy.adapters.prefilter import Prefilter, Selection
 from zeek_proxy.adapters.workers import Chosen, StageOne, chosen
@@ -188,7 +188,7 @@ class Adapter:
         force = [0] if block.offset == 0 and self._at_file_start else []
         if not block.terminated:
             force.append(len(lines) - 1)
-        lengths = np.diff(np.frombuffer(lines.buffers()[1], dtype=np.int64)[: len(lines) + 1])
+        lengths = np.diff(line_offsets(lines))
         force.extend(np.flatnonzero(lengths > self.max_record).tolist())  # counted malformed
         try:
             return lines, self.select(lines, force, prefilter)

@@ -38,17 +38,12 @@ class Block:
     length: int
     offset: int  # bytes of the (uncompressed) stream before this block
     dropped: int = 0  # > 0: no lines, but one line of this many bytes, too long to keep
-    source: Any = None  # the memory map `buffer` views, if any (it can search)
+    source: Any = None  # the memory map `buffer` views, if any (forked workers inherit it)
     start: int = 0  # where `buffer` begins in `source`
 
     @property
     def data(self) -> memoryview:
         return memoryview(self.buffer)[: self.length]
-
-    def contains(self, needle: bytes) -> bool:
-        if self.source is None:
-            return self.buffer.find(needle, 0, self.length) != -1  # type: ignore[union-attr]
-        return self.source.find(needle, self.start, self.start + self.length) != -1
 
     @property
     def terminated(self) -> bool:
@@ -168,6 +163,11 @@ def _drop_line(readinto, already: int) -> tuple[int, bytes, bool]:  # type: igno
         if end >= 0:
             return dropped + end + 1, bytes(scratch[end + 1 : count]), False
         dropped += count
+
+
+def line_offsets(lines: pa.Array) -> np.ndarray:
+    """Where each of an Arrow line array's lines starts, and where the last one ends."""
+    return np.frombuffer(lines.buffers()[1], dtype=np.int64)[lines.offset : lines.offset + len(lines) + 1]
 
 
 def lines_of(block: Block) -> pa.Array:

@@ -18,6 +18,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from zeek_proxy.adapters.blocks import line_offsets
+
 try:
     import hyperscan
 except ImportError:  # an optional speed-up; RE2 gives the same lines
@@ -33,7 +35,7 @@ def matching(lines: pa.Array, pattern: str) -> np.ndarray:
     """Indices of lines that contain a match of `pattern` (ascending, no repeats)."""
     ends = _match_ends(lines, pattern, first_only=False)
     if ends is not None:
-        offsets = _offsets(lines)
+        offsets = line_offsets(lines)
         last_bytes = np.asarray(ends, dtype=np.int64) + (offsets[0] - 1)
         return _distinct(np.searchsorted(offsets, last_bytes, side="right") - 1)
     return np.flatnonzero(pc.match_substring_regex(lines, pattern).to_numpy(zero_copy_only=False))
@@ -47,17 +49,13 @@ def found(lines: pa.Array, pattern: str) -> bool:
     return bool(pc.any(pc.match_substring_regex(lines, pattern)).as_py())
 
 
-def _offsets(lines: pa.Array) -> np.ndarray:
-    return np.frombuffer(lines.buffers()[1], dtype=np.int64)[lines.offset : lines.offset + len(lines) + 1]
-
-
 def _match_ends(lines: pa.Array, pattern: str, first_only: bool) -> list[int] | None:
     """Where Hyperscan's matches of `pattern` end in the lines' bytes (from the first
     line's start), or None when RE2 has to decide instead."""
     database = _compiled(pattern, first_only) if BLOCK_SCAN and len(lines) else None
     if database is None:
         return None
-    offsets = _offsets(lines)
+    offsets = line_offsets(lines)
     ends: list[int] = []
     try:
         database.scan(memoryview(lines.buffers()[2])[offsets[0] : offsets[-1]],

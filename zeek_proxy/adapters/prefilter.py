@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Callable
 
 import numpy as np
@@ -20,6 +21,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from zeek_proxy.adapters.blocks import line_offsets
 from zeek_proxy.adapters.linescan import matching
 from zeek_proxy.core.networks import END, NEVER, NetworkSet
 
@@ -62,7 +64,7 @@ _SPACE = np.frombuffer(b" \t\r\n\x0b\x0c", dtype=np.uint8)
 def lines_starting_with(lines: pa.Array, first_bytes: bytes | np.ndarray) -> np.ndarray:
     """Indices of non-empty lines whose first byte is one of `first_bytes` (numpy on the
     offsets and the buffer: no kernel has to read the lines)."""
-    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)[lines.offset : lines.offset + len(lines) + 1]
+    offsets = line_offsets(lines)
     data = np.frombuffer(lines.buffers()[2], dtype=np.uint8)
     starts, ends = offsets[:-1], offsets[1:]
     nonempty = np.flatnonzero(ends > starts)
@@ -72,7 +74,7 @@ def lines_starting_with(lines: pa.Array, first_bytes: bytes | np.ndarray) -> np.
 
 def blank_lines(lines: pa.Array) -> np.ndarray:
     """Indices of lines holding only white space (empty ones included)."""
-    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)[lines.offset : lines.offset + len(lines) + 1]
+    offsets = line_offsets(lines)
     empty = np.flatnonzero(offsets[1:] == offsets[:-1])
     spaced = lines_starting_with(lines, _SPACE)
     if len(spaced):
@@ -190,6 +192,7 @@ def _key(key: str) -> str:
     return f'"{re.escape(key)}"'
 
 
+@lru_cache(maxsize=64)  # called for every block with the same few arguments
 def not_starting_with(prefixes: tuple[str, ...], end: str, inside: str = "") -> str:
     """An RE2 (and Hyperscan) pattern for text that begins with none of `prefixes`;
     END in a prefix stands for the character `end` that closes a value. The characters

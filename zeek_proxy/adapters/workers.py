@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from zeek_proxy.adapters.blocks import Block
+from zeek_proxy.adapters.blocks import Block, line_offsets
 from zeek_proxy.adapters.prefilter import Prefilter
 
 if TYPE_CHECKING:  # base imports this module
@@ -95,7 +95,7 @@ def _can_fork() -> bool:
 def chosen(adapter: Adapter, block: Block, prefilter: Prefilter) -> Chosen:
     """Stage one for `block`, as the lines to parse and the counts."""
     lines, selection = adapter._stage_one(block, prefilter)
-    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)[: len(lines) + 1]
+    offsets = line_offsets(lines)
     parse = np.asarray(selection.parse, dtype=np.int64)
     return Chosen(len(lines), parse, offsets[parse], offsets[parse + 1], selection.filtered, selection.skipped)
 

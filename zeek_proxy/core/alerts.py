@@ -73,19 +73,15 @@ def collapse(hits: pd.DataFrame) -> pd.DataFrame:
     if hits.empty:
         return hits.assign(_key=pd.Series(dtype=object))
     keys = connection_keys(hits)
-    if not keys.duplicated().any():  # one record per connection (Zeek): nothing to fold
-        merged = hits.assign(_key=keys.to_numpy())
-        merged = merged.sort_values(["@timestamp", "_key"], kind="stable").reset_index(drop=True)
-        return merged[list(ECS_COLUMNS) + ["_key"]]
-    preference = np.select(
-        [hits["suricata.eve.event_type"].eq("flow").to_numpy(dtype=bool),
-         hits["event.start"].notna().to_numpy()],
-        [0, 1], default=2,
-    )
-    ordered = hits.assign(_key=keys.to_numpy(), _pref=preference).sort_values(
-        ["_key", "_pref", "@timestamp"], kind="stable"
-    )
-    merged = ordered.groupby("_key", sort=False, dropna=False).first().reset_index()
+    merged = hits.assign(_key=keys.to_numpy())
+    if keys.duplicated().any():  # else one record per connection (Zeek): nothing to fold
+        preference = np.select(
+            [hits["suricata.eve.event_type"].eq("flow").to_numpy(dtype=bool),
+             hits["event.start"].notna().to_numpy()],
+            [0, 1], default=2,
+        )
+        ordered = merged.assign(_pref=preference).sort_values(["_key", "_pref", "@timestamp"], kind="stable")
+        merged = ordered.groupby("_key", sort=False, dropna=False).first().reset_index()
     merged = merged.sort_values(["@timestamp", "_key"], kind="stable").reset_index(drop=True)
     return merged[list(ECS_COLUMNS) + ["_key"]]
 

@@ -70,8 +70,8 @@ def json_lines(frame: pd.DataFrame, alert: bool = True) -> list[str]:
     layout = _layout(list(columns), constant)
     values = [_encoded(column) for column in columns.values()]
     present = np.zeros(len(frame), dtype=object)  # which columns a row has, as one integer
-    for position, name in enumerate(columns):
-        present += frame[name].notna().to_numpy(dtype=bool).astype(object) << position
+    for position, column in enumerate(values):
+        present += np.not_equal(np.array(column, dtype=object), None).astype(object) << position
     sources, destinations = columns.get("source.ip"), columns.get("destination.ip")
     templates: dict[int, tuple[str, list[int]]] = {}
     lines = []
