@@ -178,3 +178,37 @@ def test_malformed_events(bad: str) -> None:
 def test_strict_names_file_and_line() -> None:
     with pytest.raises(MalformedRecordError, match=r"^eve\.json:2: "):
         read([event("flow"), "{not json"], strict=True)
+
+
+# -- pre-filter ---------------------------------------------------------------------------
+
+_REVERSED_FLOW = dict(FLOW, src_ip="10.0.0.5", dest_ip="203.0.113.7", src_port=49159, dest_port=8080)
+
+
+@pytest.mark.parametrize("line", [
+    json.dumps(event()),
+    json.dumps(event(proto=6)),
+    json.dumps(event(proto="6")),
+    json.dumps(event(dest_port="8080")),
+    json.dumps(event("alert", src_ip="203.0.113.7", src_port=8080, dest_ip="10.0.0.5", dest_port=49159,
+                     flow=_REVERSED_FLOW)),
+    json.dumps(event("alert", dest_ip="10.0.0.9", flow=_REVERSED_FLOW)),
+    json.dumps(event(dest_ip="10.0.0.9"))[:-1] + ', "dest_ip": "203.0.113.7"}',  # the last copy counts
+    json.dumps(event()).replace("203.0.113.7", "\\u0032\\u00303.0.113.7"),
+    json.dumps(event(dest_ip="10.0.0.9", dest_port=8080)),
+])
+def test_prefilter_keeps_what_the_rule_alerts_on(line: str) -> None:
+    """Stage one decodes a candidate's 4-tuple the parser's way (Suricata 7's flow
+    endpoints, duplicate keys, escapes, numeric proto), so it keeps exactly the events
+    the rule matches once parsed, and lets the parser judge what it cannot."""
+    from zeek_proxy.config import DEFAULT_SETTINGS
+    from zeek_proxy.core import match
+    from zeek_proxy.scan import rule_prefilter
+
+    first = json.dumps(event(dest_port=443))  # a file's first line is always parsed
+    hits = int(match(read([line])[0], DEFAULT_SETTINGS).sum())
+    adapter = SuricataAdapter("eve.json")
+    text = f"{first}\n{line}\n".encode()
+    frames = list(adapter.frames(io.BytesIO(text), rule_prefilter(DEFAULT_SETTINGS)))
+    assert sum(len(f) for f in frames) == 1 + hits
+    assert adapter.stats.read == 2 and adapter.stats.filtered == 1 - hits

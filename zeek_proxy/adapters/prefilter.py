@@ -1,12 +1,13 @@
-"""The raw-line pre-filter: which lines could possibly match, decided by Arrow kernels.
+"""The raw-line pre-filter: which lines could possibly match.
 
 The caller says, in ECS terms, what a record must be to be worth parsing: its
 destination port in `ports`, and `keep(frame)` true on a partial frame of four columns
 (network.transport, source.ip, destination.ip, destination.port). Adapters find the
-lines whose destination port is written as one of those numbers (a regular expression
-run by RE2 over every line, without the GIL), cut the four fields out of those lines
-only, and ask `keep`. A line is dropped only when that is certain: anything unusual
-(an escape, a duplicated key, a wrong column count) goes on to the full parser.
+lines whose destination port is written as one of those numbers (one pattern over the
+whole block, see `linescan`), read the four fields of those lines only (Arrow kernels
+on TSV cells, a JSON decoder on JSON lines), and ask `keep`. A line is dropped only
+when that is certain: anything unusual (an escaped cell, a value of an unusual type, a
+wrong column count) goes on to the full parser.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from zeek_proxy.adapters.blocks import line_offsets
+from zeek_proxy.adapters.jsonlines import load_object
 from zeek_proxy.adapters.linescan import matching
 from zeek_proxy.core.networks import END, NEVER, NetworkSet
 
@@ -104,40 +106,26 @@ def partial_frame(transport: pa.Array, source: pa.Array, destination: pa.Array,
     return pd.DataFrame({k: pd.arrays.ArrowExtensionArray(v) for k, v in columns.items()})
 
 
-def json_field(lines: pa.Array, key: str, number: bool = False, within: str | None = None) -> pa.Array:
-    """The first value of `key` in each JSON line, null unless it is a plain string (or
-    number) without escapes. With `within`, the key is looked for inside that flat
-    object (`"flow": {...}`)."""
-    value = r'"?(?P<v>[0-9]+)' if number else r'"(?P<v>[^"\\]*)"'
-    scope = rf'"{within}"\s*:\s*\{{[^{{}}]*' if within else ""
-    found = pc.extract_regex(lines, scope + f'"{re.escape(key)}"' + r"\s*:\s*" + value)
-    return pc.struct_field(found, "v")
-
-
-def _valid(*arrays: pa.Array) -> np.ndarray:
-    valid = np.ones(len(arrays[0]), dtype=bool)
-    for array in arrays:
-        valid &= array.is_valid().to_numpy(zero_copy_only=False)
-    return valid
-
-
 def records_of(lines: pa.Array, force: list[int], not_records: np.ndarray) -> tuple[int, list[int]]:
     """How many lines are records, and which forced lines are records."""
     excluded = set(not_records.tolist())
     return len(lines) - len(excluded), [i for i in force if i not in excluded]
 
 
-def select_json(lines: pa.Array, force: list[int], prefilter: Prefilter,
-                keys: tuple[str, str, str, str], initiator_object: str | None = None) -> Selection:
-    """Stage one for JSON lines whose 4-tuple sits under `keys` (transport, source,
-    destination, destination port).
+#: A record's 4-tuple as the full parser reads it (transport, source, destination,
+#: destination port), or None when a value is not the plain kind the pre-filter judges.
+Endpoints = Callable[[dict[str, Any]], "tuple[str, str, str, int] | None"]
 
-    Values are certain only when each key occurs once in the line (a census of the four
-    keys counts 4). With `initiator_object` (eve's "flow"), a line where that object
-    repeats the source, destination and port keys (a census of 7) is judged on the
-    object's values: they name the connection's initiator, as the full parser reads them.
+
+def select_json(lines: pa.Array, force: list[int], prefilter: Prefilter,
+                keys: tuple[str, str], endpoints: Endpoints) -> Selection:
+    """Stage one for JSON lines whose destination and destination port sit under `keys`.
+
+    Lines that hold a proxy port under the port key, and a destination that is not an
+    excluded address, are decoded, and `endpoints` reads their 4-tuple as the full parser
+    would; a line it cannot judge (not JSON, an unusual value) goes to the parser.
     """
-    transport_key, source_key, destination_key, port_key = keys
+    destination_key, port_key = keys
     records, forced = records_of(lines, force, blank_lines(lines))
     candidates = matching(lines, rf'{_key(port_key)}\s*:\s*"?{prefilter.port_pattern}\b')
     parse = set(forced)
@@ -146,27 +134,34 @@ def select_json(lines: pa.Array, force: list[int], prefilter: Prefilter,
     if len(candidates) and prefixes:
         kept = matching(chosen, _destination_kept(destination_key, prefixes))
         candidates, chosen = candidates[kept], chosen.take(pa.array(kept))
-    if len(candidates):
-        text = as_text(chosen)
-        census = pc.count_substring_regex(text, '"(?:' + "|".join(re.escape(k) for k in keys) + ')"')
-        census = census.to_numpy(zero_copy_only=False)
-        transport = json_field(text, transport_key)
-        tuple_ = [json_field(text, source_key), json_field(text, destination_key),
-                  json_field(text, port_key, number=True)]
-        sure = (census == 4) & _valid(transport, *tuple_)
-        if initiator_object and (census == 7).any():
-            repeated = np.flatnonzero(census == 7)
-            subset = text.take(pa.array(repeated))
-            inner = [json_field(subset, source_key, within=initiator_object),
-                     json_field(subset, destination_key, within=initiator_object),
-                     json_field(subset, port_key, number=True, within=initiator_object)]
-            inner_ok = _valid(*inner) & transport.take(pa.array(repeated)).is_valid().to_numpy(zero_copy_only=False)
-            tuple_ = [_replace(outer, repeated[inner_ok], value.filter(pa.array(inner_ok)))
-                      for outer, value in zip(tuple_, inner)]
-            sure[repeated[inner_ok]] = True
-        keep = prefilter.keep(partial_frame(transport, *tuple_))
-        parse.update(candidates[keep | ~sure].tolist())
+    sure: list[int] = []
+    tuples: list[tuple[str, str, str, int]] = []
+    for index, line in zip(candidates.tolist(), chosen.to_pylist()):
+        try:
+            record = load_object(line)
+        except ValueError:
+            record = None  # malformed: the parser says why
+        four = endpoints(record) if record is not None else None
+        if four is None:
+            parse.add(index)
+        else:
+            sure.append(index)
+            tuples.append(four)
+    if sure:
+        keep = prefilter.keep(_frame_of(tuples))
+        parse.update(np.asarray(sure)[keep].tolist())
     return Selection(parse=sorted(parse), filtered=records - len(parse))
+
+
+def _frame_of(tuples: list[tuple[str, str, str, int]]) -> pd.DataFrame:
+    """The partial frame of decoded 4-tuples."""
+    transport, source, destination, port = zip(*tuples)
+    return pd.DataFrame({
+        "network.transport": pd.array(transport, dtype=object),
+        "source.ip": pd.array(source, dtype=object),
+        "destination.ip": pd.array(destination, dtype=object),
+        "destination.port": pd.array(port, dtype="Int64"),
+    })
 
 
 def _destination_kept(key: str, prefixes: tuple[str, ...]) -> str:
@@ -211,12 +206,3 @@ def not_starting_with(prefixes: tuple[str, ...], end: str, inside: str = "") -> 
         return "(?:" + "|".join(options) + ")"
 
     return branch(trie) if END not in trie else NEVER
-
-
-def _replace(values: pa.Array, positions: np.ndarray, replacement: pa.Array) -> pa.Array:
-    """`values` with the items at `positions` replaced."""
-    if len(positions) == 0:
-        return values
-    out = values.to_numpy(zero_copy_only=False).copy()
-    out[positions] = replacement.to_numpy(zero_copy_only=False)
-    return pa.array(out, type=values.type)

@@ -26,8 +26,7 @@ class SuricataAdapter(Adapter):
     dataset = "suricata.eve"
 
     def select(self, lines: pa.Array, force: list[int], prefilter: Prefilter) -> Selection:
-        return select_json(lines, force, prefilter, ("proto", "src_ip", "dest_ip", "dest_port"),
-                           initiator_object="flow")
+        return select_json(lines, force, prefilter, ("dest_ip", "dest_port"), endpoints)
 
     def parse(self, lineno: int, line: bytes, terminated: bool) -> dict[str, Any] | None:
         event = load_object(line)
@@ -36,9 +35,7 @@ class SuricataAdapter(Adapter):
         if "src_ip" not in event or "dest_ip" not in event:
             self.skip(lineno, "event without addresses")
             return None
-        flow = event.get("flow")
-        flow = flow if isinstance(flow, dict) else {}
-        initiator = flow if "src_ip" in flow and "dest_ip" in flow else event
+        flow, initiator = _flow_and_initiator(event)
         src_port, dest_port = initiator.get("src_port"), initiator.get("dest_port")
         stamp = event.get("timestamp")
         if not isinstance(stamp, str):
@@ -69,6 +66,29 @@ class SuricataAdapter(Adapter):
             "suricata.eve.flow_id": flow_id,
             "suricata.eve.event_type": _text(event.get("event_type")),
         }
+
+
+def _flow_and_initiator(event: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The event's flow object, and the object naming the connection's initiator: the
+    flow's addresses and ports when it has them (Suricata 7), else the event's."""
+    flow = event.get("flow")
+    flow = flow if isinstance(flow, dict) else {}
+    return flow, flow if "src_ip" in flow and "dest_ip" in flow else event
+
+
+def endpoints(event: dict[str, Any]) -> tuple[str, str, str, int] | None:
+    """The 4-tuple the parser reads from `event`, for the pre-filter (None: let the
+    parser judge)."""
+    _, initiator = _flow_and_initiator(event)
+    source, destination, port = initiator.get("src_ip"), initiator.get("dest_ip"), initiator.get("dest_port")
+    try:
+        transport = _transport(event.get("proto"))
+    except ValueError:
+        return None
+    if transport is None or not isinstance(source, str) or not isinstance(destination, str) \
+            or type(port) is not int:
+        return None
+    return transport, source, destination, port
 
 
 def _time(value: object, what: str) -> int | None:

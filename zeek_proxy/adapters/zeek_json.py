@@ -21,7 +21,7 @@ class ZeekJSONAdapter(Adapter):
     dataset = "zeek.connection"
 
     def select(self, lines: pa.Array, force: list[int], prefilter: Prefilter) -> Selection:
-        return select_json(lines, force, prefilter, ("proto", "id.orig_h", "id.resp_h", "id.resp_p"))
+        return select_json(lines, force, prefilter, ("id.resp_h", "id.resp_p"), endpoints)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -31,9 +31,7 @@ class ZeekJSONAdapter(Adapter):
         obj = load_object(line)
         if obj is None:
             return None
-        nested = obj.get("id")
-        if isinstance(nested, dict):  # some exporters nest the 4-tuple
-            obj.update({f"id.{k}": v for k, v in nested.items()})
+        _flatten(obj)
         path = obj.get("_path")
         if isinstance(path, str):
             conn = is_conn_path(path)
@@ -48,3 +46,23 @@ class ZeekJSONAdapter(Adapter):
             self.skip(lineno, reason)
             return None
         return conn_row(obj.get)
+
+
+def _flatten(obj: dict[str, Any]) -> None:
+    """Some exporters nest the 4-tuple ({"id": {"orig_h": ...}}); its names then win."""
+    nested = obj.get("id")
+    if isinstance(nested, dict):
+        obj.update({f"id.{k}": v for k, v in nested.items()})
+
+
+def endpoints(obj: dict[str, Any]) -> tuple[str, str, str, int] | None:
+    """The 4-tuple the parser reads from `obj`, for the pre-filter (None: let the
+    parser judge)."""
+    _flatten(obj)
+    transport, source, destination, port = (obj.get(name) for name in ("proto", "id.orig_h", "id.resp_h", "id.resp_p"))
+    if isinstance(port, str) and port.isdigit() and len(port) <= 5:
+        port = int(port)
+    if not isinstance(transport, str) or not isinstance(source, str) or not isinstance(destination, str) \
+            or type(port) is not int:
+        return None
+    return transport.lower(), source, destination, port
