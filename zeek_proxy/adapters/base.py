@@ -92,6 +92,12 @@ class Adapter:
         """Stage one of the fast path; the default parses every line."""
         return Selection(parse=list(range(len(lines))))
 
+    def sparse_pass(self, prefilter: Prefilter) -> tuple[str, tuple[str, ...]] | None:
+        """For stage one from raw bytes (`sparse`): a pattern every line `select` may
+        choose matches, and patterns whose presence sends a block the full way; None
+        to always go the full way."""
+        return None
+
     def needs_main_thread(self, block: Block) -> bool:
         return False
 

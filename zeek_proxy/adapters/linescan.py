@@ -66,6 +66,40 @@ def _match_ends(lines: pa.Array, pattern: str, first_only: bool) -> list[int] | 
     return ends
 
 
+def ends_and_signals(data: memoryview, pattern: str, signals: tuple[str, ...]) -> tuple[list[int], bool] | None:
+    """Where Hyperscan's matches of `pattern` end in `data`, and whether any of the
+    `signals` occurs there, from one pass; None without Hyperscan (or when it refuses
+    the patterns)."""
+    database = _compiled_set((pattern, *signals)) if BLOCK_SCAN else None
+    if database is None:
+        return None
+    ends: list[int] = []
+    signalled: list[int] = []
+
+    def on_match(ident: int, _from: int, end: int, _flags: int, _ctx: Any) -> None:
+        (ends if ident == 0 else signalled).append(end)
+
+    try:
+        database.scan(data, match_event_handler=on_match, scratch=_scratch_for((pattern, signals), database))
+    except hyperscan.error:
+        return None
+    return ends, bool(signalled)
+
+
+@lru_cache(maxsize=64)
+def _compiled_set(patterns: tuple[str, ...]) -> Any:
+    """A Hyperscan database reporting every match of the first pattern and at most one
+    of each other, or None."""
+    database = hyperscan.Database()
+    flags = [hyperscan.HS_FLAG_MULTILINE] + [hyperscan.HS_FLAG_MULTILINE | hyperscan.HS_FLAG_SINGLEMATCH] * (len(patterns) - 1)
+    try:
+        database.compile(expressions=[p.encode() for p in patterns], ids=list(range(len(patterns))),
+                         elements=len(patterns), flags=flags)
+    except hyperscan.error:
+        return None
+    return database
+
+
 def _distinct(indices: np.ndarray) -> np.ndarray:
     """`indices` ascending without repeats; Hyperscan reports matches by ascending end,
     so they usually are sorted already and only the repeats need to go."""

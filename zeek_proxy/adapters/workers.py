@@ -28,6 +28,7 @@ import numpy as np
 
 from zeek_proxy.adapters.blocks import Block, line_offsets
 from zeek_proxy.adapters.prefilter import Prefilter
+from zeek_proxy.adapters.sparse import sparse_chosen
 
 if TYPE_CHECKING:  # base imports this module
     from zeek_proxy.adapters.base import Adapter
@@ -93,7 +94,14 @@ def _can_fork() -> bool:
 
 
 def chosen(adapter: Adapter, block: Block, prefilter: Prefilter) -> Chosen:
-    """Stage one for `block`, as the lines to parse and the counts."""
+    """Stage one for `block`, as the lines to parse and the counts: from the first
+    pass's matches alone where that is possible (`sparse`), else from all its lines."""
+    quick = sparse_chosen(adapter, block, prefilter)
+    return quick if quick is not None else every_line_chosen(adapter, block, prefilter)
+
+
+def every_line_chosen(adapter: Adapter, block: Block, prefilter: Prefilter) -> Chosen:
+    """Stage one for `block` the full way: every line found, then `select`."""
     lines, selection = adapter._stage_one(block, prefilter)
     offsets = line_offsets(lines)
     parse = np.asarray(selection.parse, dtype=np.int64)

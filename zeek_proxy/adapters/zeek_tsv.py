@@ -186,18 +186,45 @@ class ZeekTSVAdapter(Adapter):
         reads the rest of a line. Hyperscan is fastest on short unanchored patterns, so
         for it the cell before a port cell is bounded in length; that is exact while the
         block holds no byte that could let a longer cell still name an address."""
+        bounded = self._bounded_first_pass(prefilter)
+        if bounded is not None and not linescan.found(lines, _PADDING):
+            return bounded
         sep = re.escape(self.separator)
         cell = rf"[^{sep}\n]*{sep}"
-        port = rf"{prefilter.port_pattern}(?:{sep}|\r?\n?$)"
         host, port_column = self.index["id.resp_h"], self.index["id.resp_p"]
+        kept = self._kept_host(prefilter)
+        if kept is None:
+            return rf"^(?:{cell}){{{port_column}}}{self._port(prefilter)}"
+        return rf"^(?:{cell}){{{host}}}{kept}{cell}{self._port(prefilter)}"
+
+    def _bounded_first_pass(self, prefilter: Prefilter) -> str | None:
+        """Hyperscan's pattern, when it applies to this layout (Zeek's own)."""
+        kept = self._kept_host(prefilter)
+        if kept is None or not linescan.BLOCK_SCAN or self.index["id.resp_h"] == 0:
+            return None
+        sep = re.escape(self.separator)
+        return rf"{sep}{kept}[^{sep}\n]{{0,{_LONGEST_ADDRESS}}}{sep}{self._port(prefilter)}"
+
+    def _kept_host(self, prefilter: Prefilter) -> str | None:
+        """A pattern for an `id.resp_h` cell the rule may accept, when `id.resp_p` is
+        the next column and the excluded networks are known."""
         excluded = prefilter.excluded_destinations
         prefixes = excluded.ipv4_prefixes if excluded is not None else None
-        if not prefixes or port_column != host + 1 or len(self.separator) != 1:
-            return rf"^(?:{cell}){{{port_column}}}{port}"
-        kept = not_starting_with(prefixes, end=self.separator, inside=self.separator + "\n")
-        if linescan.BLOCK_SCAN and host > 0 and not linescan.found(lines, _PADDING):
-            return rf"{sep}{kept}[^{sep}\n]{{0,{_LONGEST_ADDRESS}}}{sep}{port}"
-        return rf"^(?:{cell}){{{host}}}{kept}{cell}{port}"
+        if not prefixes or self.index["id.resp_p"] != self.index["id.resp_h"] + 1 or len(self.separator) != 1:
+            return None
+        return not_starting_with(prefixes, end=self.separator, inside=self.separator + "\n")
+
+    def _port(self, prefilter: Prefilter) -> str:
+        sep = re.escape(self.separator)
+        return rf"{prefilter.port_pattern}(?:{sep}|\r?\n?$)"
+
+    def sparse_pass(self, prefilter: Prefilter) -> tuple[str, tuple[str, ...]] | None:
+        """The bounded first pass, for a conn layout that allows it; a block holding
+        `_PADDING` bytes goes the full way (where the anchored pattern is used)."""
+        if not self.is_conn or self.fields is None or any(name not in self.index for name in _TUPLE):
+            return None
+        bounded = self._bounded_first_pass(prefilter)
+        return None if bounded is None else (bounded, (_PADDING,))
 
     def _select_segment(self, lines: pa.Array, force: list[int], prefilter: Prefilter) -> Selection:
         """Stage one for lines under one header block."""
