@@ -145,7 +145,7 @@ def scan(
         input_format: "auto", "zeek" or "suricata".
         strict: parse every record and raise MalformedRecordError at the first malformed one.
         jobs: workers that pre-filter raw lines: threads, or forked processes for large
-            mapped JSON and eve files (default: all cores).
+            mapped files (default: all cores).
         prefilter: drop lines that cannot match before parsing them (the same alerts,
             much faster); False parses, and so validates, every record.
         progress: a meter to update as the scan goes.

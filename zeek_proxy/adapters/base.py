@@ -51,8 +51,6 @@ class Adapter:
     name: ClassVar[str]
     module: ClassVar[str]
     dataset: ClassVar[str]
-    #: Whether stage one holds the GIL so much that large files go to worker processes.
-    gil_bound: ClassVar[bool] = True
 
     def __init__(self, path: str, stats: InputStats | None = None, strict: bool = False,
                  chunk_rows: int = CHUNK_ROWS) -> None:

@@ -51,7 +51,6 @@ class ZeekTSVAdapter(Adapter):
     name = "zeek-tsv"
     module = "zeek"
     dataset = "zeek.connection"
-    gil_bound = False  # the first pass leaves few matches: threads keep up
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
