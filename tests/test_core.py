@@ -245,6 +245,24 @@ def test_suricata_events_of_one_flow_give_one_alert_at_flow_start() -> None:
     assert keys.iloc[3] == keys.iloc[0]
 
 
+def test_connection_keys_are_the_texts_event_ids_are_made_of() -> None:
+    """The keys behind every event.id already written: changing them changes the ids."""
+    rows = [conn(), eve("flow"),
+            eve("tls", source__ip="203.0.113.7", source__port=8080, destination__ip="10.1.2.3",
+                destination__port=50000),
+            eve("flow", suricata__eve__flow_id=None),
+            conn(zeek__session_id="", network__transport=None, source__port=None),
+            eve("flow", destination__ip="2001:db8::1")]
+    assert core.connection_keys(frame_from_rows(rows)).tolist() == [
+        "zeek|C1",
+        "suricata|77|tcp|10.1.2.3:50000|203.0.113.7:8080",
+        "suricata|77|tcp|10.1.2.3:50000|203.0.113.7:8080",
+        "flow|tcp|10.1.2.3:50000|203.0.113.7:8080|1541117137618695",
+        "flow||10.1.2.3:|203.0.113.7:8080|1541117137618695",
+        "suricata|77|tcp|10.1.2.3:50000|2001:db8::1:8080",
+    ]
+
+
 def test_flow_event_preferred_even_when_later() -> None:
     rows = [eve("alert") | {"@timestamp": T0 - 1_000_000},
             eve("flow", event__start=T0) | {"@timestamp": T0}]
