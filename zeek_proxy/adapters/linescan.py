@@ -52,7 +52,7 @@ def found(lines: pa.Array, pattern: str) -> bool:
 def _match_ends(lines: pa.Array, pattern: str, first_only: bool) -> list[int] | None:
     """Where Hyperscan's matches of `pattern` end in the lines' bytes (from the first
     line's start), or None when RE2 has to decide instead."""
-    database = _compiled(pattern, first_only) if BLOCK_SCAN and len(lines) else None
+    database = _compiled((pattern,), first_only) if BLOCK_SCAN and len(lines) else None
     if database is None:
         return None
     offsets = line_offsets(lines)
@@ -70,7 +70,7 @@ def ends_and_signals(data: memoryview, pattern: str, signals: tuple[str, ...]) -
     """Where Hyperscan's matches of `pattern` end in `data`, and whether any of the
     `signals` occurs there, from one pass; None without Hyperscan (or when it refuses
     the patterns)."""
-    database = _compiled_set((pattern, *signals)) if BLOCK_SCAN else None
+    database = _compiled((pattern, *signals)) if BLOCK_SCAN else None
     if database is None:
         return None
     ends: list[int] = []
@@ -87,11 +87,14 @@ def ends_and_signals(data: memoryview, pattern: str, signals: tuple[str, ...]) -
 
 
 @lru_cache(maxsize=64)
-def _compiled_set(patterns: tuple[str, ...]) -> Any:
-    """A Hyperscan database reporting every match of the first pattern and at most one
-    of each other, or None."""
+def _compiled(patterns: tuple[str, ...], first_only: bool = False) -> Any:
+    """A Hyperscan database reporting every match of the first pattern (one at most when
+    `first_only`) and at most one of each other, or None to use RE2."""
+    if hyperscan is None:
+        return None
     database = hyperscan.Database()
-    flags = [hyperscan.HS_FLAG_MULTILINE] + [hyperscan.HS_FLAG_MULTILINE | hyperscan.HS_FLAG_SINGLEMATCH] * (len(patterns) - 1)
+    multiline, single = hyperscan.HS_FLAG_MULTILINE, hyperscan.HS_FLAG_SINGLEMATCH
+    flags = [multiline | (single if first_only else 0)] + [multiline | single] * (len(patterns) - 1)
     try:
         database.compile(expressions=[p.encode() for p in patterns], ids=list(range(len(patterns))),
                          elements=len(patterns), flags=flags)
@@ -106,21 +109,6 @@ def _distinct(indices: np.ndarray) -> np.ndarray:
     if len(indices) and np.all(indices[1:] >= indices[:-1]):
         return indices[np.concatenate(([True], indices[1:] != indices[:-1]))]
     return np.unique(indices)
-
-
-@lru_cache(maxsize=64)
-def _compiled(pattern: str, first_only: bool = False) -> Any:
-    """A Hyperscan database for `pattern` (reporting one match at most when
-    `first_only`), or None to use RE2."""
-    if hyperscan is None:
-        return None
-    database = hyperscan.Database()
-    flags = hyperscan.HS_FLAG_MULTILINE | (hyperscan.HS_FLAG_SINGLEMATCH if first_only else 0)
-    try:
-        database.compile(expressions=[pattern.encode()], ids=[0], elements=1, flags=[flags])
-    except hyperscan.error:
-        return None
-    return database
 
 
 def _scratch_for(key: Any, database: Any) -> Any:
