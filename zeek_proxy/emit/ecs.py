@@ -89,11 +89,11 @@ def _shapes(values: list[list[str | None]]) -> list[int]:
 
 def _related(columns: dict[str, list[Any]], values: list[list[str | None]]) -> list[str]:
     """The text inside each row's `related.ip` list: its source and destination
-    addresses, each once."""
+    addresses that are set, each once."""
     names = list(columns)
-    pairs = [values[names.index(name)] if name in columns else [None] * len(values[0])
+    pairs = [zip(columns[name], values[names.index(name)]) if name in columns else [(None, None)] * len(values[0])
              for name in ("source.ip", "destination.ip")]
-    return [",".join(dict.fromkeys(ip for ip in pair if ip)) for pair in zip(*pairs)]
+    return [",".join(dict.fromkeys(text for raw, text in pair if raw)) for pair in zip(*pairs)]
 
 
 def _encoded(column: list[Any]) -> list[str | None]:
