@@ -7,6 +7,7 @@ import os
 import time
 from pathlib import Path
 
+import pytest
 from hypothesis import given, strategies as st
 
 from zeek_proxy.adapters import blocks
@@ -63,6 +64,16 @@ def test_mapped_and_read_blocks_agree(tmp_path_factory, content: bytes, size: in
     assert _lines(mapped, max(size, max_line)) == _lines(read, max(size, max_line))
     assert sum(b.length + b.dropped for b in mapped) == max(0, len(content) - skip)
     assert all(b.terminated for b in mapped[:-1])
+
+
+def test_a_mapped_file_starts_with_a_small_block(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The main thread judges the first block alone, so it is short; the lines are the same."""
+    monkeypatch.setattr(blocks, "FIRST_BLOCK_SIZE", 8)
+    path = tmp_path / "conn.log"
+    _settled(path, b"#header\n" + b"a\tb\tc\n" * 40)
+    mapped, read = _both(path, size=64, max_line=64)
+    assert mapped[0].length <= 8 < mapped[1].length
+    assert _lines(mapped, 64) == _lines(read, 64)
 
 
 def test_a_file_still_changing_is_read_not_mapped(tmp_path: Path) -> None:

@@ -23,6 +23,9 @@ import pyarrow as pa
 from zeek_proxy.adapters.inputs import GZIP_ERRORS
 
 BLOCK_SIZE = 12 << 20
+#: A mapped file's first block is at most this large: the main thread judges it alone
+#: (it holds a Zeek TSV header) before any worker starts.
+FIRST_BLOCK_SIZE = 1 << 20
 MAX_RECORD = 1 << 20  # default cap on one record (line); longer ones are malformed
 READ_SIZE = 64 << 10  # per read from a decompressor: one that breaks loses at most this much
 _SCAN_STEP = 1 << 20  # bytes compared at a time when finding line ends
@@ -133,8 +136,10 @@ def _mapped_blocks(source: mmap.mmap, position: int, size: int, max_line: int,
     reader touches them), so resident memory stays bounded like buffered reading."""
     first, end, released = position, len(source), position - position % mmap.PAGESIZE
     view = memoryview(source)
+    step = min(size, FIRST_BLOCK_SIZE)
     while position < end:
-        limit = min(position + size, end)
+        limit = min(position + step, end)
+        step = size
         cut = end if limit == end else source.rfind(b"\n", position, limit) + 1
         if not cut:  # one line longer than a block
             newline = source.find(b"\n", limit)
