@@ -31,8 +31,8 @@ import pyarrow as pa
 
 from zeek_proxy.adapters.blocks import MAX_RECORD, Block, line_offsets, lines_of, read_blocks
 from zeek_proxy.adapters.inputs import GZIP_ERRORS
-from zeek_proxy.adapters.prefilter import Prefilter, Selection
-from zeek_proxy.adapters.workers import Chosen, StageOne, chosen
+from zeek_proxy.adapters.prefilter import Chosen, Prefilter, Selection
+from zeek_proxy.adapters.workers import StageOne, chosen
 from zeek_proxy.errors import InputError, MalformedRecordError, SourceLocation
 from zeek_proxy.schema import frame_from_rows
 from zeek_proxy.stats import InputStats

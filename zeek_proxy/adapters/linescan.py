@@ -52,38 +52,37 @@ def found(lines: pa.Array, pattern: str) -> bool:
 def _match_ends(lines: pa.Array, pattern: str, first_only: bool) -> list[int] | None:
     """Where Hyperscan's matches of `pattern` end in the lines' bytes (from the first
     line's start), or None when RE2 has to decide instead."""
-    database = _compiled((pattern,), first_only) if BLOCK_SCAN and len(lines) else None
-    if database is None:
+    if not len(lines):
         return None
     offsets = line_offsets(lines)
-    ends: list[int] = []
-    try:
-        database.scan(memoryview(lines.buffers()[2])[offsets[0] : offsets[-1]],
-                      match_event_handler=lambda _id, _from, end, _flags, _ctx: ends.append(end),
-                      scratch=_scratch_for((pattern, first_only), database))
-    except hyperscan.error:  # not expected; RE2 finds the same lines
-        return None
-    return ends
+    found = _scan(memoryview(lines.buffers()[2])[offsets[0] : offsets[-1]], (pattern,), first_only)
+    return None if found is None else found[0]
 
 
 def ends_and_signals(data: memoryview, pattern: str, signals: tuple[str, ...]) -> tuple[list[int], bool] | None:
     """Where Hyperscan's matches of `pattern` end in `data`, and whether any of the
     `signals` occurs there, from one pass; None without Hyperscan (or when it refuses
     the patterns)."""
-    database = _compiled((pattern, *signals)) if BLOCK_SCAN else None
+    return _scan(data, (pattern, *signals))
+
+
+def _scan(data: memoryview, patterns: tuple[str, ...], first_only: bool = False) -> tuple[list[int], bool] | None:
+    """One Hyperscan pass: where the first pattern's matches end, and whether any other
+    pattern matched; None when RE2 has to decide instead."""
+    database = _compiled(patterns, first_only) if BLOCK_SCAN else None
     if database is None:
         return None
     ends: list[int] = []
-    signalled: list[int] = []
+    others: list[int] = []
 
     def on_match(ident: int, _from: int, end: int, _flags: int, _ctx: Any) -> None:
-        (ends if ident == 0 else signalled).append(end)
+        (ends if ident == 0 else others).append(end)
 
     try:
-        database.scan(data, match_event_handler=on_match, scratch=_scratch_for((pattern, signals), database))
-    except hyperscan.error:
+        database.scan(data, match_event_handler=on_match, scratch=_scratch_for((patterns, first_only), database))
+    except hyperscan.error:  # not expected; RE2 finds the same lines
         return None
-    return ends, bool(signalled)
+    return ends, bool(others)
 
 
 @lru_cache(maxsize=64)

@@ -60,6 +60,19 @@ class Selection:
     skipped: int = 0  # records of a log that is not a conn log, never parsed
 
 
+@dataclass(frozen=True)
+class Chosen:
+    """Stage one's answer for a block: how many lines it has, which of them to parse
+    and where they lie in it, and the records not parsed."""
+
+    lines: int
+    parse: np.ndarray
+    starts: np.ndarray
+    ends: np.ndarray
+    filtered: int
+    skipped: int
+
+
 _SPACE = np.frombuffer(b" \t\r\n\x0b\x0c", dtype=np.uint8)
 
 

@@ -23,10 +23,10 @@ import pyarrow as pa
 from zeek_proxy.adapters import linescan
 from zeek_proxy.adapters.blocks import Block
 
-if TYPE_CHECKING:
+from zeek_proxy.adapters.prefilter import Chosen, Prefilter
+
+if TYPE_CHECKING:  # base imports workers, which imports this module
     from zeek_proxy.adapters.base import Adapter
-    from zeek_proxy.adapters.prefilter import Prefilter
-    from zeek_proxy.adapters.workers import Chosen
 
 #: A line starting so may be a header or blank: the block goes the full way.
 ODD_LINE_START = r"^[#\xef \t\r\n\x0b\x0c\x1c-\x1f]"
@@ -39,11 +39,9 @@ _MIN_STEP = 64 << 10
 def sparse_chosen(adapter: Adapter, block: Block, prefilter: Prefilter) -> Chosen | None:
     """Stage one for `block` from its first-pass matches alone, or None when the block
     has to go the full way."""
-    from zeek_proxy.adapters.workers import Chosen  # workers calls this module
-
     first_pass = adapter.sparse_pass(prefilter)
     step = min(_COUNT_STEP, adapter.max_record // 2)
-    if first_pass is None or step < _MIN_STEP or not block.terminated or block.dropped \
+    if first_pass is None or step < _MIN_STEP or not block.terminated \
             or (block.offset == 0 and adapter._at_file_start):
         return None
     pattern, signals = first_pass

@@ -20,13 +20,12 @@ import mmap
 import multiprocessing
 import sys
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from zeek_proxy.adapters.blocks import Block, line_offsets
-from zeek_proxy.adapters.prefilter import Prefilter
+from zeek_proxy.adapters.prefilter import Chosen, Prefilter
 from zeek_proxy.adapters.sparse import sparse_chosen
 
 if TYPE_CHECKING:  # base imports this module
@@ -35,19 +34,6 @@ if TYPE_CHECKING:  # base imports this module
 #: Mapped files at least this large are pre-filtered by processes: forking costs a few
 #: milliseconds, a block's work ten or more.
 PROCESS_MIN_BYTES = 64 << 20
-
-
-@dataclass(frozen=True)
-class Chosen:
-    """Stage one's answer for a block: how many lines it has, which of them to parse
-    and where they lie in it, and the records not parsed."""
-
-    lines: int
-    parse: np.ndarray
-    starts: np.ndarray
-    ends: np.ndarray
-    filtered: int
-    skipped: int
 
 
 #: The map and pre-filter that forked processes inherit (set before they are forked).
