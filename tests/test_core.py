@@ -17,7 +17,7 @@ from hypothesis import given, strategies as st
 from zeek_proxy import core
 from zeek_proxy.adapters.zeek_tsv import ZeekTSVAdapter
 from zeek_proxy.config import DEFAULT_SETTINGS, Settings
-from zeek_proxy.core import NetworkSet, collapse, community_id, event_id, finalize, match, select
+from zeek_proxy.core import NetworkSet, collapse, community_id, event_id, finalize, match, matches, select
 from zeek_proxy.core import networks as networks_module
 from zeek_proxy.schema import ECS_COLUMNS, frame_from_rows
 
@@ -46,7 +46,12 @@ def eve(event_type: str, **over: Any) -> dict[str, Any]:
 
 
 def hits(rows: list[dict[str, Any]]) -> list[bool]:
-    return match(frame_from_rows(rows), DEFAULT_SETTINGS).tolist()
+    """The rule on a frame of `rows`; its one-record form (the pre-filter's) must agree."""
+    result = match(frame_from_rows(rows), DEFAULT_SETTINGS).tolist()
+    one_by_one = [matches((row.get("network.transport"), row.get("source.ip"), row.get("destination.ip"),
+                           row.get("destination.port")), DEFAULT_SETTINGS) for row in rows]
+    assert one_by_one == result
+    return result
 
 
 def alerts(rows: list[dict[str, Any]], settings: Settings = DEFAULT_SETTINGS) -> pd.DataFrame:
@@ -147,6 +152,7 @@ def test_network_set_contains_with_nulls_and_invalid_strings() -> None:
     result = nets.contains(series)
     assert isinstance(result, np.ndarray) and result.dtype == bool
     assert result.tolist() == [True, False, False, False, False, False, True, True, False, True]
+    assert [nets.holds(value) for value in series] == result.tolist()
 
 
 def test_network_set_contains_edge_shapes() -> None:
@@ -185,6 +191,7 @@ def _contains_agrees_with_ipaddress(networks: list[str], addresses: list[str]) -
     nets = NetworkSet.parse(networks)
     expected = [nets.find(a) is not None for a in addresses]
     assert nets.contains(pd.Series(addresses, dtype=object)).tolist() == expected
+    assert [nets.holds(a) for a in addresses] == expected
     firsts = [None if nets.find(a) is None else str(nets.find(a)) for a in addresses]
     assert nets.first_holding(pd.Series(addresses, dtype=object)).tolist() == firsts
     assert nets.ipv4_pattern is not None
@@ -200,6 +207,7 @@ def _contains_agrees_with_ipaddress(networks: list[str], addresses: list[str]) -
     assert unspelled.ipv4_pattern is None  # 40 x 128 > MAX_SPELLED: the integer path
     assert unspelled.contains(pd.Series(addresses, dtype=object)).tolist() == [
         unspelled.find(a) is not None for a in addresses]
+    assert [unspelled.holds(a) for a in addresses] == [unspelled.find(a) is not None for a in addresses]
 
 
 def test_network_set_find_and_parse() -> None:

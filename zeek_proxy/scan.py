@@ -126,7 +126,7 @@ def input_size(paths: list[str]) -> tuple[int, int]:
 
 def rule_prefilter(settings: Settings) -> Prefilter:
     """The pre-filter equivalent to the rule: lines it drops can never match."""
-    return Prefilter(ports=settings.ports, keep=partial(core.match, settings=settings),
+    return Prefilter(ports=settings.ports, keep=partial(core.matches, settings=settings),
                      excluded_destinations=settings.not_internet)
 
 

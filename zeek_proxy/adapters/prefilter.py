@@ -1,11 +1,11 @@
 """The raw-line pre-filter: which lines could possibly match.
 
 The caller says, in ECS terms, what a record must be to be worth parsing: its
-destination port in `ports`, and `keep(frame)` true on a partial frame of four columns
-(network.transport, source.ip, destination.ip, destination.port). Adapters find the
-lines whose destination port is written as one of those numbers (one pattern over the
-whole block, see `linescan`), read the four fields of those lines only (Arrow kernels
-on TSV cells, a JSON decoder on JSON lines), and ask `keep`. A line is dropped only
+destination port in `ports`, and `keep` true of its endpoints (transport, source,
+destination, destination port). Adapters find the lines whose destination port is
+written as one of those numbers (one pattern over the whole block, see `linescan`),
+read the endpoints of those lines only (Arrow kernels on TSV cells, a JSON decoder on
+JSON lines), and ask `keep` of each. A line is dropped only
 when that is certain: anything unusual (an escaped cell, a value of an unusual type, a
 wrong column count) goes on to the full parser.
 """
@@ -18,7 +18,6 @@ from functools import lru_cache
 from typing import Any, Callable
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -26,13 +25,12 @@ from zeek_proxy.adapters.blocks import line_offsets
 from zeek_proxy.adapters.jsonlines import load_object
 from zeek_proxy.adapters.linescan import matching
 from zeek_proxy.core.networks import END, NEVER, NetworkSet
-
-PARTIAL_COLUMNS = ("network.transport", "source.ip", "destination.ip", "destination.port")
+from zeek_proxy.core.rule import Endpoints
 
 
 @dataclass(frozen=True)
 class Prefilter:
-    """Destination ports worth parsing, and a predicate on partial frames.
+    """Destination ports worth parsing, and a predicate on a record's endpoints.
 
     `excluded_destinations`, when known, are networks whose addresses `keep` always
     rejects as destinations; lines whose destination is written as one of them are
@@ -40,7 +38,7 @@ class Prefilter:
     """
 
     ports: tuple[int, ...]
-    keep: Callable[[pd.DataFrame], np.ndarray]
+    keep: Callable[[Endpoints], bool]
     excluded_destinations: NetworkSet | None = None
 
     @property
@@ -108,15 +106,15 @@ def _cell(values: pa.Array) -> pa.Array:
     return pc.utf8_rtrim(as_text(values), "\r\n")
 
 
-def partial_frame(transport: pa.Array, source: pa.Array, destination: pa.Array,
-                  port: pa.Array) -> pd.DataFrame:
-    """The four ECS columns the rule reads, from text cells (a bad port becomes null)."""
+def cell_endpoints(transport: pa.Array, source: pa.Array, destination: pa.Array,
+                   port: pa.Array) -> list[Endpoints]:
+    """The endpoints in text cells, as the parser reads them: the transport lower-cased,
+    a port that is not a plain number None."""
     port = _cell(port)
     digits = pc.and_(pc.utf8_is_digit(port), pc.less_equal(pc.utf8_length(port), 5))
     number = pc.cast(pc.if_else(digits, port, pa.scalar(None, pa.large_string())), pa.int64())
-    columns = dict(zip(PARTIAL_COLUMNS, (pc.utf8_lower(_cell(transport)), _cell(source),
-                                         _cell(destination), number)))
-    return pd.DataFrame({k: pd.arrays.ArrowExtensionArray(v) for k, v in columns.items()})
+    return list(zip(pc.utf8_lower(_cell(transport)).to_pylist(), _cell(source).to_pylist(),
+                    _cell(destination).to_pylist(), number.to_pylist()))
 
 
 def records_of(lines: pa.Array, force: list[int], not_records: np.ndarray) -> tuple[int, list[int]]:
@@ -125,13 +123,13 @@ def records_of(lines: pa.Array, force: list[int], not_records: np.ndarray) -> tu
     return len(lines) - len(excluded), [i for i in force if i not in excluded]
 
 
-#: A record's 4-tuple as the full parser reads it (transport, source, destination,
-#: destination port), or None when a value is not the plain kind the pre-filter judges.
-Endpoints = Callable[[dict[str, Any]], "tuple[str, str, str, int] | None"]
+#: A decoded record's endpoints as the full parser reads them, or None when a value is
+#: not the plain kind the pre-filter judges.
+EndpointsOf = Callable[[dict[str, Any]], "Endpoints | None"]
 
 
 def select_json(lines: pa.Array, force: list[int], prefilter: Prefilter,
-                keys: tuple[str, str], endpoints: Endpoints) -> Selection:
+                keys: tuple[str, str], endpoints: EndpointsOf) -> Selection:
     """Stage one for JSON lines whose destination and destination port sit under `keys`.
 
     Lines that hold a proxy port under the port key, and a destination that is not an
@@ -147,34 +145,15 @@ def select_json(lines: pa.Array, force: list[int], prefilter: Prefilter,
     if len(candidates) and prefixes:
         kept = matching(chosen, _destination_kept(destination_key, prefixes))
         candidates, chosen = candidates[kept], chosen.take(pa.array(kept))
-    sure: list[int] = []
-    tuples: list[tuple[str, str, str, int]] = []
     for index, line in zip(candidates.tolist(), chosen.to_pylist()):
         try:
             record = load_object(line)
         except ValueError:
             record = None  # malformed: the parser says why
         four = endpoints(record) if record is not None else None
-        if four is None:
+        if four is None or prefilter.keep(four):
             parse.add(index)
-        else:
-            sure.append(index)
-            tuples.append(four)
-    if sure:
-        keep = prefilter.keep(_frame_of(tuples))
-        parse.update(np.asarray(sure)[keep].tolist())
     return Selection(parse=sorted(parse), filtered=records - len(parse))
-
-
-def _frame_of(tuples: list[tuple[str, str, str, int]]) -> pd.DataFrame:
-    """The partial frame of decoded 4-tuples."""
-    transport, source, destination, port = zip(*tuples)
-    return pd.DataFrame({
-        "network.transport": pd.array(transport, dtype=object),
-        "source.ip": pd.array(source, dtype=object),
-        "destination.ip": pd.array(destination, dtype=object),
-        "destination.port": pd.array(port, dtype="Int64"),
-    })
 
 
 def _destination_kept(key: str, prefixes: tuple[str, ...]) -> str:

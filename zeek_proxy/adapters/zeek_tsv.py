@@ -20,7 +20,7 @@ from zeek_proxy.adapters import linescan
 from zeek_proxy.adapters.base import Adapter, decode
 from zeek_proxy.adapters.blocks import Block
 from zeek_proxy.adapters.prefilter import (
-    Prefilter, Selection, blank_lines, lines_starting_with, not_starting_with, partial_frame, records_of,
+    Prefilter, Selection, blank_lines, cell_endpoints, lines_starting_with, not_starting_with, records_of,
 )
 from zeek_proxy.adapters.zeek_conn import FIELDS, conn_row, is_conn_path, looks_like_conn
 
@@ -245,6 +245,6 @@ class ZeekTSVAdapter(Adapter):
             escaped = np.zeros(len(rows), dtype=bool)
             for cell in tuple_cells:
                 escaped |= pc.match_substring(cell, "\\").to_numpy(zero_copy_only=False)
-            keep = prefilter.keep(partial_frame(*tuple_cells))
+            keep = np.fromiter(map(prefilter.keep, cell_endpoints(*tuple_cells)), dtype=bool, count=len(rows))
             parse.update(candidates[whole][keep | escaped].tolist())
         return Selection(parse=sorted(parse), filtered=records - len(parse))

@@ -3,15 +3,14 @@
 Dotted-quad IPv4 addresses are tested by one RE2 pattern spelling out the set's IPv4
 networks (or, for very large sets, turned into 32-bit integers and masked), so the cost
 does not grow with the number of distinct hosts. IPv6 and IPv4-mapped text, and short
-columns whole, are decided once per distinct value: dotted quads by the same pattern,
-the rest by `inet_pton` and integer masks; `ipaddress` decides only what `inet_pton`
-refuses, and is the reference the tests hold every path to.
+columns whole, are decided once per distinct value by `inet_pton` and integer masks;
+`ipaddress` decides only what `inet_pton` refuses, and is the reference the tests hold
+every path to.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import re
 import socket
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
@@ -131,21 +130,20 @@ class NetworkSet:
         return tuple(".".join(head) + (END if len(head) == 4 else ".") for head in self._ipv4_heads)
 
     def _contains_slowly(self, addresses: pd.Series) -> np.ndarray:
-        """Membership decided once per distinct value: IPv6 text by inet_pton and integer
-        masks, anything inet_pton refuses (scope ids, invalid text) by `ipaddress`."""
+        """Membership decided once per distinct value (`holds`)."""
         codes, uniques = pd.factorize(addresses, use_na_sentinel=True)
         if len(uniques) == 0:
             return np.zeros(len(addresses), dtype=bool)
-        member = np.fromiter((self._holds(u) for u in uniques), dtype=bool, count=len(uniques))
+        member = np.fromiter((self.holds(u) for u in uniques), dtype=bool, count=len(uniques))
         return np.where(codes >= 0, member[codes], False)
 
-    def _holds(self, text: object) -> bool:
+    def holds(self, text: object) -> bool:
+        """Whether `text` names an address in one of the networks: `contains` for one
+        value, without a frame (the pre-filter asks this of a few values per block).
+        `inet_pton` reads the usual text, as strictly as `ipaddress` (no leading zeros);
+        `ipaddress` decides what it refuses (IPv6 scope ids)."""
         if not isinstance(text, str):
             return False
-        if ":" not in text:
-            if self._ipv4_regex is not None:
-                return self._ipv4_regex.fullmatch(text) is not None
-            return self.find(text) is not None
         packed = packed_address(text)
         if packed is None:
             return False
@@ -153,12 +151,6 @@ class NetworkSet:
         if version == 6 and value >> 32 == 0xFFFF:  # IPv4-mapped: judged as IPv4, as in `find`
             value, version = value & 0xFFFFFFFF, 4
         return any(value & mask == base for mask, base in self._masks[version])
-
-    @cached_property
-    def _ipv4_regex(self) -> re.Pattern[str] | None:
-        """`ipv4_pattern` compiled once for single values: Arrow's kernels compile their
-        pattern on every call, which costs more than the test on a few values."""
-        return re.compile(self.ipv4_pattern, re.ASCII) if self.ipv4_pattern is not None else None
 
     @cached_property
     def _masks(self) -> dict[int, list[tuple[int, int]]]:
