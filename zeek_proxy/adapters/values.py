@@ -13,6 +13,7 @@ _DECIMAL = re.compile(r"^\s*([-+]?)(\d+)(?:\.(\d*))?\s*$")
 _MS_THRESHOLD = 100_000_000_000  # epoch values above this (year 5138 in seconds) are ms
 _INT64 = 1 << 63
 _MAX_TIME_US = 253_402_300_800 * 1_000_000  # year 10000: beyond any log's time
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 def in_int64(value: int, what: str) -> int:
@@ -55,7 +56,7 @@ def iso_to_us(text: str, what: str = "timestamp") -> int:
         raise ValueError(f"bad {what} {text[:40]!r}") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
-    delta = moment - datetime(1970, 1, 1, tzinfo=timezone.utc)
+    delta = moment - _EPOCH
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
@@ -85,6 +86,8 @@ def _integer(value: object, what: str) -> int:
 
 def port(value: object, what: str) -> int:
     """A port number 0..65535 (Zeek may write `80/tcp`)."""
+    if type(value) is int and 0 <= value <= 65535:  # what JSON logs hold: no checks left
+        return value
     if isinstance(value, str):
         value = value.split("/", 1)[0].strip()
     number = _integer(value, what)
@@ -97,6 +100,8 @@ def count(value: object, what: str) -> int | None:
     """A non-negative counter, None when unset."""
     if value is None:
         return None
+    if type(value) is int and 0 <= value < _INT64:  # what JSON logs hold: no checks left
+        return value
     number = _integer(value, what)
     if number < 0:
         raise ValueError(f"negative {what} {number}")
