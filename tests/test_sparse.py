@@ -71,6 +71,29 @@ def test_a_block_with_an_overlong_record_goes_the_full_way(monkeypatch: pytest.M
     assert adapter.stats.malformed == 1 and sparse_blocks >= 2
 
 
+@pytest.mark.skipif(not linescan.BLOCK_SCAN, reason="hyperscan is not installed")
+def test_a_block_with_a_long_cell_before_a_port_goes_the_full_way(monkeypatch: pytest.MonkeyPatch) -> None:
+    """White space around an address (the reader strips it) makes its cell longer than
+    the bounded pattern reaches: that block goes the full way and its hit is still
+    chosen, while the other blocks stay on the sparse way."""
+    lines = (FIXTURES / "conn.log").read_bytes().splitlines(keepends=True)
+    header = [line for line in lines[:10] if line.startswith(b"#")]
+    body = [line for line in lines if not line.startswith(b"#")]
+    padded, hits = [], 0
+    for line in body:
+        cells = line.split(b"\t")
+        if cells[5] in (b"8080", b"3128", b"1080") and not cells[4].startswith(b"10."):
+            hits += 1
+            if hits % 3 == 0:
+                cells[4] += b" " * 60
+        padded.append(b"\t".join(cells))
+    # After a plain copy, so that the padded lines are past the first block (which
+    # always goes the full way).
+    plain, _ = _checked_scan(b"".join(header + body + body), monkeypatch)
+    adapter, sparse_blocks = _checked_scan(b"".join(header + body + padded), monkeypatch)
+    assert adapter.stats.filtered == plain.stats.filtered and sparse_blocks > 0
+
+
 def _checked_scan(text: bytes, monkeypatch: pytest.MonkeyPatch, block_size: int = 4096,
                   max_record: int = blocks.MAX_RECORD) -> tuple[Adapter, int]:
     """Scan `text` in small blocks, checking each sparse block against the full way;

@@ -33,9 +33,6 @@ _HEADER_FIRST_BYTES = b"#\xef \t\r\x0b\x0c\x1c\x1d\x1e\x1f"
 #: The longest text of an address `ipaddress` accepts, without white space around it
 #: (stripped), escapes (undone) or an IPv6 scope id: "0000:0000:0000:0000:0000:ffff:255.255.255.255".
 _LONGEST_ADDRESS = 45
-#: Bytes that can lengthen the text of an address: white space, `%` (a scope id), `\`
-#: (an escape) and anything not ASCII (Unicode white space).
-_PADDING = r"[ %\\\r\x0b\x0c\x1c-\x1f]|[^\x00-\x7f]"
 
 
 def unescape(text: str) -> str:
@@ -183,10 +180,10 @@ class ZeekTSVAdapter(Adapter):
 
         RE2 reads line by line, so its pattern is anchored at the columns and never
         reads the rest of a line. Hyperscan is fastest on short unanchored patterns, so
-        for it the cell before a port cell is bounded in length; that is exact while the
-        block holds no byte that could let a longer cell still name an address."""
+        for it the cell before a port cell is bounded in length; that is exact while no
+        cell before a port cell in the block is longer than an address can be written."""
         bounded = self._bounded_first_pass(prefilter)
-        if bounded is not None and not linescan.found(lines, _PADDING):
+        if bounded is not None and not linescan.found(lines, self._long_cell(prefilter)):
             return bounded
         sep = re.escape(self.separator)
         cell = rf"[^{sep}\n]*{sep}"
@@ -204,6 +201,14 @@ class ZeekTSVAdapter(Adapter):
         sep = re.escape(self.separator)
         return rf"{sep}{kept}[^{sep}\n]{{0,{_LONGEST_ADDRESS}}}{sep}{self._port(prefilter)}"
 
+    def _long_cell(self, prefilter: Prefilter) -> str:
+        """A pattern for a cell longer than an address is written, before a port cell:
+        the one cell the bounded pattern cannot judge (white space, escapes or a scope
+        id can lengthen an address's text), so a block holding one is judged by the
+        anchored pattern."""
+        sep = re.escape(self.separator)
+        return rf"[^{sep}\n]{{{_LONGEST_ADDRESS + 1}}}{sep}{self._port(prefilter)}"
+
     def _kept_host(self, prefilter: Prefilter) -> str | None:
         """A pattern for an `id.resp_h` cell the rule may accept, when `id.resp_p` is
         the next column and the excluded networks are known."""
@@ -218,12 +223,13 @@ class ZeekTSVAdapter(Adapter):
         return rf"{prefilter.port_pattern}(?:{sep}|\r?\n?$)"
 
     def sparse_pass(self, prefilter: Prefilter) -> tuple[str, tuple[str, ...]] | None:
-        """The bounded first pass, for a conn layout that allows it; a block holding
-        `_PADDING` bytes goes the full way (where the anchored pattern is used)."""
+        """The bounded first pass, for a conn layout that allows it; a block holding a
+        long cell before a port cell goes the full way (where the anchored pattern is
+        used)."""
         if not self.is_conn or self.fields is None or any(name not in self.index for name in _TUPLE):
             return None
         bounded = self._bounded_first_pass(prefilter)
-        return None if bounded is None else (bounded, (_PADDING,))
+        return None if bounded is None else (bounded, (self._long_cell(prefilter),))
 
     def _select_segment(self, lines: pa.Array, force: list[int], prefilter: Prefilter) -> Selection:
         """Stage one for lines under one header block."""
