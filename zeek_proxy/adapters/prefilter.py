@@ -5,9 +5,9 @@ destination port in `ports`, and `keep` true of its endpoints (transport, source
 destination, destination port). Adapters find the lines whose destination port is
 written as one of those numbers (one pattern over the whole block, see `linescan`),
 read the endpoints of those lines only (Arrow kernels on TSV cells, a JSON decoder on
-JSON lines), and ask `keep` of each. A line is dropped only
-when that is certain: anything unusual (an escaped cell, a value of an unusual type, a
-wrong column count) goes on to the full parser.
+JSON lines), and ask `keep` of each. A line is dropped only when that is certain:
+anything unusual (an escaped cell, a value of an unusual type, a wrong column count)
+goes on to the full parser.
 """
 
 from __future__ import annotations
@@ -125,7 +125,7 @@ def records_of(lines: pa.Array, force: list[int], not_records: np.ndarray) -> tu
 
 #: A decoded record's endpoints as the full parser reads them, or None when a value is
 #: not the plain kind the pre-filter judges.
-EndpointsOf = Callable[[dict[str, Any]], "Endpoints | None"]
+EndpointsOf = Callable[[dict[str, Any]], Endpoints | None]
 
 
 def select_json(lines: pa.Array, force: list[int], prefilter: Prefilter,
