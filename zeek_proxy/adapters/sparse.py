@@ -22,7 +22,6 @@ import pyarrow as pa
 
 from zeek_proxy.adapters import linescan
 from zeek_proxy.adapters.blocks import Block
-
 from zeek_proxy.adapters.prefilter import Chosen, Prefilter
 
 if TYPE_CHECKING:  # base imports workers, which imports this module

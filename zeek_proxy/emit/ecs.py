@@ -93,10 +93,11 @@ def _shapes(values: list[list[str | None]]) -> list[int]:
 def _related(columns: dict[str, list[Any]], values: list[list[str | None]]) -> list[str]:
     """The text inside each row's `related.ip` list: its source and destination
     addresses that are set, each once."""
-    names = list(columns)
-    pairs = [zip(columns[name], values[names.index(name)]) if name in columns else [(None, None)] * len(values[0])
-             for name in ("source.ip", "destination.ip")]
-    return [",".join(dict.fromkeys(text for raw, text in pair if raw)) for pair in zip(*pairs)]
+    encoded = dict(zip(columns, values))
+    unset = [None] * len(values[0])
+    sources = zip(columns.get("source.ip", unset), encoded.get("source.ip", unset))
+    destinations = zip(columns.get("destination.ip", unset), encoded.get("destination.ip", unset))
+    return [",".join(dict.fromkeys(text for raw, text in pair if raw)) for pair in zip(sources, destinations)]
 
 
 def _encoded(column: list[Any]) -> list[str | None]:
