@@ -24,7 +24,7 @@ from zeek_proxy.cli import cli
 from zeek_proxy.config import build_settings, parse_allowlist, parse_config
 from zeek_proxy.core.networks import NetworkSet
 from zeek_proxy.errors import ConfigError
-from zeek_proxy.scan import SUPPRESSED_BY
+from zeek_proxy.pipeline import SUPPRESSED_BY
 
 MIDNIGHT_2026_11_27 = 1795737600.0  # 2026-11-27T00:00:00Z
 assert datetime.fromtimestamp(MIDNIGHT_2026_11_27, timezone.utc) == datetime(2026, 11, 27, tzinfo=timezone.utc)

@@ -89,11 +89,12 @@ def test_missing_path_is_exit_3_with_one_line(tmp_path: Path) -> None:
     assert result.stderr == f"Error: {tmp_path / 'nope.log'}: no such file or directory\n"
 
 
-def test_folder_without_logs_is_exit_3(tmp_path: Path) -> None:
+def test_folder_without_logs_is_a_warning(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("hello\n")
-    result = run("scan", str(tmp_path))
-    assert result.exit_code == 3
-    assert f"Error: {tmp_path}: no input logs found" in result.stderr
+    result = run("scan", str(tmp_path), str(tmp_path / "2026-12-0*" / "conn.*.log.gz"))
+    assert result.exit_code == 0 and "Error" not in result.stderr
+    assert f"WARNING: {tmp_path}: no input logs" in result.stderr
+    assert "no files match this pattern yet" in result.stderr
 
 
 def test_other_inputs_still_scanned_when_one_is_missing(tmp_path: Path) -> None:
@@ -253,13 +254,13 @@ def test_since_date_math_keeps_recent_connections(tmp_path: Path) -> None:
     assert [a["zeek"]["session_id"] for a in alerts] == ["Crecent"]
 
 
-def test_max_signals_oldest_first_and_held_back_reported() -> None:
+def test_max_signals_oldest_first_and_dropped_reported() -> None:
     every = ndjson(run("scan", CONN).stdout)
     capped = run("scan", "--stats", "--max-signals", "2", CONN)
     assert ndjson(capped.stdout) == [dict(a, event=dict(a["event"], created=b["event"]["created"]))
                                      for a, b in zip(every[:2], ndjson(capped.stdout))]
-    assert "--max-signals 2: 3 more alert(s) held back" in capped.stderr
-    assert "held back by --max-signals 2: 3 alert(s)" in capped.stderr
+    assert "--max-signals 2: 3 alert(s) dropped (with --state they would wait" in capped.stderr
+    assert "beyond --max-signals 2: 0 carried to the next run, 3 dropped" in capped.stderr
     assert len(ndjson(run("scan", "--max-signals", "0", CONN).stdout)) == 5
 
 

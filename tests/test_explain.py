@@ -17,7 +17,7 @@ from zeek_proxy import scan
 from zeek_proxy.cli import cli
 from zeek_proxy.config import DEFAULT_SETTINGS, parse_config
 from zeek_proxy.core.explain import explain
-from zeek_proxy.scan import SUPPRESSED_BY
+from zeek_proxy.pipeline import SUPPRESSED_BY
 
 SITE = '''\
 [[allow]]

@@ -18,7 +18,7 @@ from zeek_proxy.config import DEFAULT_SETTINGS, Settings, parse_config
 from zeek_proxy.core.allowlist import AllowEntry
 from zeek_proxy.core.networks import NetworkSet
 from zeek_proxy.export.sigma import _scalar, to_sigma
-from zeek_proxy.scan import scan
+from zeek_proxy.pipeline import scan
 
 pytest.importorskip("sigma")  # pysigma is a test extra
 yaml = pytest.importorskip("yaml")  # installed with pysigma

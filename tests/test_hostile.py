@@ -48,7 +48,7 @@ from zeek_proxy.cli import cli
 from zeek_proxy.config import parse_allowlist, parse_config
 from zeek_proxy.emit import EMITTERS
 from zeek_proxy.errors import ConfigError, InputError, MalformedRecordError
-from zeek_proxy.scan import scan
+from zeek_proxy.pipeline import scan
 
 CONN_TSV = FIXTURES / "conn.log"
 CONN_JSON = FIXTURES / "conn.json.log"
@@ -118,10 +118,10 @@ def library_invariants(path: str, compare_fast: bool = True) -> Any:
     """scan() three ways; returns the default (pre-filtered) and the full results."""
     fast = scan([path])
     full = scan([path], prefilter=False)
-    try:
-        strict: Any = scan([path], strict=True)
-    except MalformedRecordError as exc:
-        strict = exc
+    strict_result = scan([path], strict=True)
+    stopped = [e for e in strict_result.errors if isinstance(e, MalformedRecordError)]
+    strict: Any = stopped[0] if stopped else strict_result
+    check_result(strict_result, path)  # what was read before the malformed record counts
     check_result(fast, path)
     check_result(full, path)
     assert all(s.filtered == 0 for s in full.inputs)  # prefilter=False parses every record
@@ -165,7 +165,9 @@ def cli_invariants(path: str, results: tuple[Any, Any]) -> None:
         assert len(errors) <= 1, errors
         if errors and "malformed record" in errors[0]:
             assert re.fullmatch(rf"Error: {re.escape(path)}:\d+: malformed record: .+", errors[0]), errors[0]
-            assert alerts == []  # nothing is written after a strict stop
+            # the alerts of the records before the malformed one are written, no others
+            before = {a["event"]["id"] for a in alerts}
+            assert before == ids(scan([path], strict=True)) and before <= ids(full)
         elif not errors:
             assert {a["event"]["id"] for a in alerts} == ids(full)
 
@@ -531,15 +533,15 @@ def test_missing_path_exit_3_one_line_and_others_still_scanned(tmp_path: Path) -
     assert {a["event"]["id"] for a in ndjson(result.stdout)} == ids(scan([str(CONN_TSV)]))
 
 
-def test_folder_without_logs_exit_3(tmp_path: Path) -> None:
+def test_folder_without_logs_is_a_warning(tmp_path: Path) -> None:
+    """A day folder before its first log (cron in the first hour) is no error."""
     folder = tmp_path / "empty"
     (folder / "sub").mkdir(parents=True)
     (folder / "README.txt").write_text("not a log\n")
     (folder / "sub" / "conn-summary.log").write_text("report\n")
     result = run("scan", str(folder))
-    assert result.exit_code == 3
-    [line] = error_lines(result.stderr)
-    assert line.startswith(f"Error: {folder}: no input logs found")
+    assert result.exit_code == 0 and error_lines(result.stderr) == []
+    assert f"zeek-proxy: WARNING: {folder}: no input logs" in result.stderr
     assert result.stdout == ""
 
 
@@ -908,9 +910,18 @@ def test_failing_run_leaves_previous_output_untouched(tmp_path: Path, monkeypatc
     target = tmp_path / "alerts.ndjson"
     target.write_text("previous run\n")
     bad = tmp_path / "bad.log"
-    bad.write_bytes(CONN_TSV.read_bytes().replace(b"\t8080\ttcp\t", b"\t8080\t", 1))  # a column short
+    head, _, tail = CONN_TSV.read_bytes().rpartition(b"\t8080\ttcp\t")
+    bad.write_bytes(head + b"\t8080\t" + tail)  # the last proxy-port record a column short
     strict = run("scan", "--strict", "-o", str(target), str(bad))  # stops at a malformed record
-    assert strict.exit_code == 3 and target.read_text() == "previous run\n"
+    [line] = error_lines(strict.stderr)
+    bad_line = int(line.split(":")[2])
+    before = tmp_path / "before.log"
+    before.write_bytes(b"".join(bad.read_bytes().splitlines(keepends=True)[: bad_line - 1]))
+    expected = [a["event"]["id"] for a in map(json.loads, run("scan", str(before)).stdout.splitlines())]
+    assert strict.exit_code == 3 and expected  # the alerts of the records before it are written
+    assert [json.loads(a)["event"]["id"] for a in target.read_text().splitlines()] == expected
+    before.unlink()
+    target.write_text("previous run\n")
 
     emitter = EMITTERS["ecs"]
     original = emitter.write

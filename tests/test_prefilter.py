@@ -14,7 +14,7 @@ from zeek_proxy.adapters.values import address
 from zeek_proxy.adapters.zeek_tsv import ZeekTSVAdapter, unescape
 from zeek_proxy.config import DEFAULT_SETTINGS
 from zeek_proxy.core.networks import END, NetworkSet
-from zeek_proxy.scan import rule_prefilter
+from zeek_proxy.pipeline import rule_prefilter
 
 NETWORKS = st.lists(st.ip_addresses(v=4).flatmap(
     lambda ip: st.integers(1, 32).map(lambda bits: f"{ip}/{bits}")), min_size=1, max_size=3)

@@ -18,7 +18,7 @@ from zeek_proxy.adapters import blocks, linescan, workers
 from zeek_proxy.adapters.base import Adapter
 from zeek_proxy.adapters.sniff import choose
 from zeek_proxy.config import DEFAULT_SETTINGS
-from zeek_proxy.scan import rule_prefilter
+from zeek_proxy.pipeline import rule_prefilter
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 

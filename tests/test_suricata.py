@@ -203,7 +203,7 @@ def test_prefilter_keeps_what_the_rule_alerts_on(line: str) -> None:
     the rule matches once parsed, and lets the parser judge what it cannot."""
     from zeek_proxy.config import DEFAULT_SETTINGS
     from zeek_proxy.core import match
-    from zeek_proxy.scan import rule_prefilter
+    from zeek_proxy.pipeline import rule_prefilter
 
     first = json.dumps(event(dest_port=443))  # a file's first line is always parsed
     hits = int(match(read([line])[0], DEFAULT_SETTINGS).sum())

@@ -1,3 +1,3 @@
-from zeek_proxy.cli import main
+from zeek_proxy.launch import main
 
 main()

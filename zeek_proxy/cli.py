@@ -22,12 +22,14 @@ from zeek_proxy.adapters.blocks import MAX_RECORD
 from zeek_proxy.adapters.sniff import FORMATS
 from zeek_proxy.emit import EMITTERS, ECSEventEmitter
 from zeek_proxy.errors import ConfigError, SourceLocation, ZeekProxyError
-from zeek_proxy.output import open_output, refuse_inputs
+from zeek_proxy.interrupts import Interrupted, Interrupts
+from zeek_proxy.output import deliver, open_output, refuse_inputs, settle
 from zeek_proxy.progress import Progress
 from zeek_proxy.security_onion import Preset, without_flow_events
 from zeek_proxy.state import State
 from zeek_proxy.timespec import parse_time
-from zeek_proxy.scan import ScanResult, input_size, read_frames, scan as run_scan, with_suppressed
+from zeek_proxy.errors import MalformedRecordError
+from zeek_proxy.pipeline import ScanResult, input_size, read_frames, scan as run_scan, with_suppressed
 from zeek_proxy.watch import follow
 from zeek_proxy.config import Settings, build_settings, to_toml
 from zeek_proxy.core import RULE, fill_community_id
@@ -35,6 +37,8 @@ from zeek_proxy.core.explain import explain as explain_connection
 from zeek_proxy.stats import InputStats, render, render_allow
 
 logger = logging.getLogger("zeek_proxy")
+#: The run's signal handling: installed by `main`, held while alerts and state are written.
+INTERRUPTS = Interrupts()
 
 
 class CLIError(click.ClickException):
@@ -110,22 +114,45 @@ def _settings(config: str | None, allowlists: tuple[str, ...]) -> Settings:
     return settings
 
 
-def _security_onion(paths: tuple[str, ...], output: str, state_path: str | None, root: str,
-                    since: pd.Timestamp | None) -> tuple[list[str], str, str]:
-    """Inputs, output and state of the Security Onion preset; explicit values win."""
+def _security_onion(paths: tuple[str, ...], output: str, state_path: str | None, no_state: bool,
+                    root: str, since: pd.Timestamp | None) -> tuple[list[str], str, str | None]:
+    """Inputs, output and state of the Security Onion preset; explicit values win, and
+    --no-state leaves the preset's state alone."""
     preset = Preset(root)
     inputs = list(paths) or preset.inputs(since)
-    state_path = state_path or preset.state
+    state_path = None if no_state else state_path or preset.state
     output = preset.alerts if output == "-" else output
-    for path in (state_path, output):
-        if path != "-":
-            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     for path in inputs:
         if "eve" in os.path.basename(path) and os.path.isfile(path) and without_flow_events(path):
             logger.warning("%s holds no flow events (Security Onion's metadata engine is Zeek): "
                            "connections Suricata did not alert on are invisible there; scan Zeek's "
                            "conn.log for those", path)
     return inputs, output, state_path
+
+
+def _state(state_path: str | None, no_state: bool) -> State | None:
+    """The checkpoint named by --state, locked, with what a killed run left unwritten
+    written now; None under --no-state."""
+    if no_state and state_path:
+        raise click.UsageError("--state and --no-state exclude each other")
+    if not state_path:
+        return None
+    state = State.load(state_path)
+    settle(state)
+    return state
+
+
+def _interrupted(exc: Interrupted) -> None:
+    click.echo(f"zeek-proxy: {exc}", err=True)
+    sys.exit(exc.exit_code)
+
+
+def _report_max_signals(result: ScanResult, max_signals: int) -> None:
+    if result.carried:
+        logger.warning("--max-signals %d: %d alert(s) carried to the next run", max_signals, result.carried)
+    if result.dropped:
+        logger.warning("--max-signals %d: %d alert(s) dropped (with --state they would wait for the next run)",
+                       max_signals, result.dropped)
 
 
 def _progress(flag: bool | None, paths: list[str]) -> Progress | None:
@@ -147,7 +174,20 @@ def _finish(stats_flag: bool | None, inputs: list[InputStats], errors: list[Zeek
         sys.exit(max(e.exit_code for e in errors))
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """The command group; a reader that closes our stdout early ends the run quietly
+    (click itself would exit 1, which --fail-on-alert gives to "alerts found")."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())  # nothing more reaches the closed pipe at exit
+            sys.exit(CLOSED_PIPE)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="zeek-proxy")
 def cli() -> None:
     """Detect proxy-port activity to the Internet in Zeek and Suricata logs.
@@ -174,9 +214,13 @@ def detect_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--until", type=TimeParam(), default=None, metavar="TIME",
                      help="Only connections before TIME."),
         click.option("--max-signals", type=click.IntRange(min=0), default=0, metavar="N",
-                     help="At most N alerts per run (watch: per batch), oldest first; 0 = no cap."),
+                     help="At most N alerts per run (watch: per batch), oldest first; the rest wait "
+                          "in --state for the next runs (dropped without it). 0 = no cap."),
         click.option("--state", "state_path", default=None, metavar="PATH",
-                     help="Checkpoint file: read only what is new since the last run (-o is appended to)."),
+                     help="Checkpoint file: read only what is new since the last run, alert once "
+                          "(-o is appended to)."),
+        click.option("--no-state", is_flag=True,
+                     help="Read everything and keep no checkpoint, even under --security-onion."),
         click.option("--engine", type=click.Choice(["local", "dask"]), default="local", show_default=True,
                      help="dask: partitions of the inputs on a Dask cluster (pip install 'zeek-proxy[dask]')."),
         click.option("--scheduler", default=None, metavar="ADDRESS",
@@ -184,8 +228,8 @@ def detect_options(command: Callable[..., Any]) -> Callable[..., Any]:
                           "LocalCluster of --jobs processes."),
         click.option("--security-onion", is_flag=True,
                      help="Security Onion's paths: /nsm/zeek/logs/current/conn.log and /nsm/suricata/eve*.json "
-                          "(PATHs replace them), state /nsm/zeek-proxy/state, alerts appended to "
-                          "/nsm/zeek-proxy/alerts.ndjson unless -o."),
+                          "(PATHs replace them), state /nsm/zeek-proxy/state (unless --state or "
+                          "--no-state), alerts appended to /nsm/zeek-proxy/alerts.ndjson unless -o."),
         click.option("--so-root", default="/", show_default=True, metavar="DIR",
                      help="With --security-onion: the directory that stands for / (tests, chroots)."),
     )):
@@ -201,27 +245,33 @@ def scan(paths: tuple[str, ...], input_format: str, output: str, strict: bool,
          stats: bool | None, progress: bool | None, config: str | None,
          allowlists: tuple[str, ...], show_suppressed: bool, to: str, fail_on_alert: bool,
          jobs: int | None, since: pd.Timestamp | None, until: pd.Timestamp | None,
-         max_signals: int, state_path: str | None, max_record: int, engine: str,
+         max_signals: int, state_path: str | None, no_state: bool, max_record: int, engine: str,
          scheduler: str | None, security_onion: bool, so_root: str) -> None:
     """Scan logs and write one alert per matching connection.
 
     PATH is a file, a folder (searched for *conn*.log* and *eve*.json*), a glob, or -
     for stdin (the default). Plain or gzip; Zeek TSV or JSON, or Suricata eve.json.
+    With --state, each run reads what is new since the last and writes each alert once;
+    SIGINT and SIGTERM end a run with 130 and 143, its output complete or not written.
 
     \b
     Example:
         zeek-proxy scan /nsm/zeek/logs/2026-11-27/
         zeek-proxy scan -t notice -o notice.log conn.log eve.json
         zeek-proxy scan -c site.toml -a proxies.txt --show-suppressed conn.log
-        zeek-proxy scan --security-onion --since now-1d
+        zeek-proxy scan --state state.json -o alerts.ndjson /opt/zeek/logs/
+        zeek-proxy scan --security-onion --no-state --since now-7d -o hunt.ndjson
     """
     inputs = list(paths) or ["-"]
     if security_onion:
-        inputs, output, state_path = _security_onion(paths, output, state_path, so_root, since)
+        inputs, output, state_path = _security_onion(paths, output, state_path, no_state, so_root, since)
+    elif not paths and sys.stdin.isatty():
+        logger.warning("reading a log from standard input (end it with Ctrl-D; --help for usage)")
     settings = _settings(config, allowlists)
+    state = None
     try:
         refuse_inputs(output, inputs)
-        state = State.load(state_path) if state_path else None
+        state = _state(state_path, no_state)
         if engine == "dask":
             if state is not None or "-" in inputs:
                 raise click.UsageError("--engine dask reads files, without --state or stdin")
@@ -241,22 +291,24 @@ def scan(paths: tuple[str, ...], input_format: str, output: str, strict: bool,
             finally:
                 if meter:
                     meter.close()
-        with open_output(output, append=state is not None) as out:
-            emitter = EMITTERS[to](out)
-            emitter.begin()
-            emitter.write(with_suppressed(result) if show_suppressed else result.alerts)
-            emitter.end()
-        if state is not None:  # only now: alerts first, then the checkpoint moves on
-            state.save()
+        with INTERRUPTS.held():  # the alerts and the checkpoint together, or neither
+            deliver(with_suppressed(result) if show_suppressed else result.alerts, output, to, state)
     except ZeekProxyError as exc:
         raise CLIError(exc) from None
-    if result.held_back:
-        logger.warning("--max-signals %d: %d more alert(s) held back", max_signals, result.held_back)
+    except Interrupted as exc:
+        _interrupted(exc)
+    finally:
+        if state is not None:
+            state.release()
+    for warning in result.warnings:
+        logger.warning("%s", warning)
+    _report_max_signals(result, max_signals)
     if stats if stats is not None else sys.stderr.isatty():
         if since is not None or until is not None:
             click.echo(f"outside --since/--until: {result.outside_window} connection(s)", err=True)
         if max_signals:
-            click.echo(f"held back by --max-signals {max_signals}: {result.held_back} alert(s)", err=True)
+            click.echo(f"beyond --max-signals {max_signals}: {result.carried} carried to the next run, "
+                       f"{result.dropped} dropped", err=True)
     _finish(stats, result.inputs, result.errors, result.allow_counts)  # type: ignore[arg-type]
     if fail_on_alert and len(result.alerts):
         sys.exit(1)
@@ -272,22 +324,26 @@ def watch(paths: tuple[str, ...], input_format: str, output: str, strict: bool,
           stats: bool | None, progress: bool | None, config: str | None,
           allowlists: tuple[str, ...], show_suppressed: bool, to: str, fail_on_alert: bool,
           jobs: int | None, since: pd.Timestamp | None, until: pd.Timestamp | None,
-          max_signals: int, state_path: str | None, max_record: int, engine: str,
+          max_signals: int, state_path: str | None, no_state: bool, max_record: int, engine: str,
           scheduler: str | None, security_onion: bool, so_root: str, interval: float) -> None:
     """Follow live logs through rotation and write alerts as they are found.
 
     Files and folders are looked at every --interval seconds (new files in a folder
-    included); with --state a restart resumes where it stopped. SIGTERM or SIGINT
-    finishes the batch in hand, saves the state and exits 0.
+    included). A followed file is kept open: when rotation renames it (and compresses
+    it), what was written to it before is still read, then the new file. With --state a
+    restart resumes where it stopped and writes no alert twice; follow the archive
+    folder too (watch current/ archive/) to survive a restart in the middle of a
+    rotation. SIGTERM finishes the batch in hand, saves the state and exits 0 (SIGINT:
+    130).
 
     \b
     Example:
         zeek-proxy watch --state /var/lib/zeek-proxy/state -o alerts.ndjson \\
-            /opt/zeek/logs/current/conn.log /var/log/suricata/
+            /opt/zeek/logs/current/ /opt/zeek/logs/ /var/log/suricata/
     """
     inputs = list(paths)
     if security_onion:
-        inputs, output, state_path = _security_onion(paths, output, state_path, so_root, since)
+        inputs, output, state_path = _security_onion(paths, output, state_path, no_state, so_root, since)
         if not paths:
             inputs = Preset(so_root).followed()
     if not inputs:
@@ -295,33 +351,45 @@ def watch(paths: tuple[str, ...], input_format: str, output: str, strict: bool,
     if engine != "local" or scheduler:
         raise click.UsageError("watch runs on the local engine")
     settings = _settings(config, allowlists)
-    try:
-        state = State.load(state_path) if state_path else State("")
-    except ZeekProxyError as exc:
-        raise CLIError(exc) from None
     stop = threading.Event()
+    stopped_by: list[int] = []
+
+    def request_stop(signum: int, frame: object) -> None:
+        stopped_by.append(signum)
+        stop.set()
+
     for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
+        signal.signal(signum, request_stop)
     alerted = False
-    with open_output(output, append=True) as out:
-        emitter = EMITTERS[to](out)
-        emitter.begin()
+    first = True
+    try:
+        refuse_inputs(output, inputs)
+        state = _state(state_path, no_state) or State("")
 
         def write(result: ScanResult) -> None:
-            nonlocal alerted
-            alerts = with_suppressed(result) if show_suppressed else result.alerts
-            emitter.write(alerts)
-            out.flush()
-            if output != "-" and os.path.isfile(output):
-                os.fsync(out.fileno())
+            nonlocal alerted, first
+            deliver(with_suppressed(result) if show_suppressed else result.alerts, output, to, state, first)
+            first = False
             alerted |= len(result.alerts) > 0
+            _report_max_signals(result, max_signals)
             if stats:
                 click.echo(render(result.inputs), err=True)
+            broken = [e for e in result.errors if isinstance(e, MalformedRecordError)]
+            if broken:  # --strict: the alerts before it are written; then stop
+                raise broken[0]
 
-        follow(inputs, settings, state, write, stop, interval, save=bool(state_path),
-               input_format=input_format, strict=strict, jobs=jobs, since=since,
-               until=until, max_signals=max_signals, max_record=max_record)
-        emitter.end()
+        try:
+            follow(inputs, settings, state, write, stop, interval,
+                   warn=lambda text: logger.warning("%s (still watching)", text),
+                   input_format=input_format, strict=strict, jobs=jobs, since=since,
+                   until=until, max_signals=max_signals, max_record=max_record)
+        finally:
+            state.release()
+    except ZeekProxyError as exc:
+        raise CLIError(exc) from None
+    if stopped_by and stopped_by[0] == signal.SIGINT:
+        click.echo("zeek-proxy: interrupted", err=True)
+        sys.exit(130)
     if fail_on_alert and alerted:
         sys.exit(1)
 
@@ -494,21 +562,22 @@ def export_suricata(config: str | None, allowlists: tuple[str, ...], output: str
 
 
 INTERNAL_ERROR = 70  # EX_SOFTWARE: a bug, never an input or config problem
+CLOSED_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a filter whose reader left
 
 
 def main() -> None:
-    """Console entry point: the CLI, with a quiet exit when stdout is closed early and
-    one line instead of a traceback for a bug (ZEEK_PROXY_DEBUG=1 shows the traceback).
+    """Console entry point: the CLI, with SIGINT and SIGTERM as one line and 130 or 143,
+    a quiet 141 when stdout is closed early (`| head`), and one line instead of a
+    traceback for a bug (ZEEK_PROXY_DEBUG=1 shows the traceback).
 
     Everything alive at start (the imported modules) and at the end is frozen out of
     the garbage collector: it would only walk them, during the run and again at exit."""
     gc.freeze()
+    INTERRUPTS.install()
     try:
         cli(prog_name="zeek-proxy", standalone_mode=True)
-    except BrokenPipeError:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        sys.exit(0)
+    except Interrupted as exc:
+        _interrupted(exc)
     except Exception as exc:  # noqa: BLE001 - the last line of defence
         if os.environ.get("ZEEK_PROXY_DEBUG"):
             raise

@@ -22,7 +22,7 @@ from zeek_proxy.adapters.inputs import GZIP_MAGIC, expand, is_url, open_log
 from zeek_proxy.adapters.sniff import choose
 from zeek_proxy.config import Settings
 from zeek_proxy.errors import ConfigError, InputError, SourceLocation
-from zeek_proxy.scan import ScanResult, conclude, rule_prefilter
+from zeek_proxy.pipeline import ScanResult, conclude, rule_prefilter
 from zeek_proxy.stats import InputStats
 
 PARTITION_BYTES = 64 << 20

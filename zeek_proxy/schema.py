@@ -67,3 +67,27 @@ def frame_from_rows(rows: list[dict[str, Any]]) -> pd.DataFrame:
 def empty_frame() -> pd.DataFrame:
     """A frame with the ECS columns and no rows."""
     return frame_from_rows([])
+
+
+def records_of(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows as JSON-safe dicts (times as integer microseconds, nulls left out), so a
+    frame can wait in a state file; `frame_from_records` reads them back."""
+    columns: dict[str, list[Any]] = {}
+    for name in frame.columns:
+        series = frame[name]
+        if pd.api.types.is_datetime64_any_dtype(series.dtype):
+            micros = series.to_numpy(dtype="datetime64[us]").astype("int64").tolist()
+            columns[name] = [None if missing else v for v, missing in zip(micros, series.isna().tolist())]
+        else:
+            values = series.astype(object).where(series.notna(), None).tolist()
+            columns[name] = [v.item() if hasattr(v, "item") else v for v in values]
+    return [{k: v[i] for k, v in columns.items() if v[i] is not None} for i in range(len(frame))]
+
+
+def frame_from_records(records: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame:
+    """Rows written by `records_of`, as a frame of `columns` (ECS ones typed as always,
+    the others as objects)."""
+    typed = frame_from_rows(records)
+    out = {name: typed[name] if name in ECS_COLUMNS else pd.Series([r.get(name) for r in records], dtype=object)
+           for name in columns}
+    return pd.DataFrame(out).reset_index(drop=True)

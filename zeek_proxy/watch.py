@@ -1,54 +1,174 @@
 """Following live logs: scan what is new, write the alerts, checkpoint, sleep, again.
 
-Each batch is a checkpointed scan, so rotation, compression and truncation are handled
-as in `scan --state`, and new files appearing in a watched folder are picked up when
-the paths are expanded again. A stop request (SIGTERM, SIGINT) lets the batch in hand
-finish and its state be saved.
+Each followed file stays open between looks. When its path comes to name another file
+(rotation by rename, or rename and gzip), the old descriptor is read to its end first
+(a renamed file, even one deleted once compressed, is still readable through it), then
+the new file from its start; the old one is let go once it has been quiet for a while
+(Suricata writes on into a renamed eve.json until it reopens its logs). Files found in
+a watched folder are picked up as they appear; files that have not changed since they
+were read are not read again, and those quiet for long are closed, so a folder of
+archives costs neither descriptors nor time.
 """
 
 from __future__ import annotations
 
-import logging
+import os
 import threading
-from collections import OrderedDict
+import time
+from dataclasses import dataclass
 from typing import Callable
 
+from zeek_proxy.adapters.inputs import Opened, expand
 from zeek_proxy.config import Settings
-from zeek_proxy.scan import ScanResult, scan
+from zeek_proxy.errors import InputError, SourceLocation
+from zeek_proxy.pipeline import ScanResult, scan
 from zeek_proxy.state import State
 
-logger = logging.getLogger(__name__)
+#: Seconds a rotated-away file is still read after it last grew.
+DRAIN_QUIET = 30.0
+#: Seconds an unchanged file stays open (it is opened again when it changes).
+IDLE_CLOSE = 300.0
 
-RECENT_IDS = 100_000  # alert ids remembered, so a flow spread over two batches alerts once
+
+@dataclass
+class _File:
+    """A file a followed path names: its descriptor while open, and what was read."""
+
+    fd: int | None
+    ident: tuple[int, int]  # device, inode
+    read: tuple[int, int] | None = None  # size and mtime when last read
+    looked: tuple[int, int] | None = None  # size and mtime before the batch in hand
+    changed: float = 0.0  # monotonic time it last changed
+
+
+@dataclass
+class _Draining:
+    """A descriptor whose path now names another file: read until it is quiet."""
+
+    label: str
+    fd: int
+    size: int = -1
+    changed: float = 0.0
+
+
+class Follower:
+    """The descriptors of the files that `paths` name, kept from one look to the next."""
+
+    def __init__(self, paths: list[str]) -> None:
+        self.paths = paths
+        self.files: dict[str, _File] = {}
+        self.draining: list[_Draining] = []
+
+    def look(self) -> tuple[list[Opened], set[str], list[str], list[InputError]]:
+        """What to read now: the draining descriptors first, then the files new or
+        changed since the last look; also the paths unchanged, and warnings and errors."""
+        now = time.monotonic()
+        expansion = expand(self.paths)
+        current = set(expansion.files)
+        for path, known in list(self.files.items()):  # rotated away, or gone
+            if path not in current or _ident(path) != known.ident:
+                del self.files[path]
+                if known.fd is not None:
+                    self.draining.append(_Draining(_current_name(known.fd, path), known.fd, changed=now))
+        sources = [Opened(d.label, d.fd) for d in self.draining]
+        unchanged: set[str] = set()
+        errors = list(expansion.errors)
+        for path in expansion.files:
+            try:
+                info = os.stat(path)
+            except OSError:
+                continue  # gone since the folder was listed: its descriptor, if any, drains
+            known = self.files.get(path)
+            look = (info.st_size, info.st_mtime_ns)
+            if known is not None and known.read == look:
+                unchanged.add(path)
+                if known.fd is not None and now - known.changed > IDLE_CLOSE:
+                    os.close(known.fd)
+                    known.fd = None
+                continue
+            if known is None or known.fd is None:
+                try:
+                    fd = os.open(path, os.O_RDONLY)
+                except OSError as exc:
+                    errors.append(InputError(f"cannot open: {exc.strerror or exc}", SourceLocation(path)))
+                    continue
+                fstat = os.fstat(fd)
+                if known is not None and (fstat.st_dev, fstat.st_ino) != known.ident:
+                    known = None  # replaced between two looks; the new file from its start
+                known = known or _File(None, (fstat.st_dev, fstat.st_ino))
+                known.fd = fd
+                self.files[path] = known
+            known.looked, known.changed = look, now
+            sources.append(Opened(path, known.fd))  # type: ignore[arg-type]
+        return sources, unchanged, expansion.warnings, errors
+
+    def done(self) -> None:
+        """The batch was read (and its alerts written): note what was read, and let go
+        of rotated-away files that have been quiet long enough."""
+        now = time.monotonic()
+        for known in self.files.values():
+            if known.looked is not None:
+                known.read, known.looked = known.looked, None
+        for draining in list(self.draining):
+            size = os.fstat(draining.fd).st_size
+            if size != draining.size:
+                draining.size, draining.changed = size, now
+            elif now - draining.changed > DRAIN_QUIET:
+                os.close(draining.fd)
+                self.draining.remove(draining)
+
+    def close(self) -> None:
+        for known in self.files.values():
+            if known.fd is not None:
+                os.close(known.fd)
+        for draining in self.draining:
+            os.close(draining.fd)
+        self.files, self.draining = {}, []
+
+
+def _ident(path: str) -> tuple[int, int] | None:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino
+
+
+def _current_name(fd: int, path: str) -> str:
+    """Where a rotated file is now (Linux knows), for log.file.path; else its old path."""
+    try:
+        name = os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        return path
+    return name.removesuffix(" (deleted)") if name.startswith("/") else path
 
 
 def follow(paths: list[str], settings: Settings, state: State, write: Callable[[ScanResult], None],
-           stop: threading.Event, interval: float = 5.0, save: bool = True,
-           **scan_options: object) -> int:
-    """Scan `paths` every `interval` seconds until `stop` is set; returns the batches run.
+           stop: threading.Event, interval: float = 5.0,
+           warn: Callable[[str], None] = lambda _: None, **scan_options: object) -> int:
+    """Scan what is new in `paths` every `interval` seconds until `stop` is set; returns
+    the batches run.
 
-    `write` receives each batch's result with alerts already written before not repeated;
-    the state is saved after `write` returns, so an alert is never lost to a crash (at
-    worst written twice, with the same event.id).
+    `write` receives each batch's result (alerts raised before are left out by the
+    state) and writes it with the state; `warn` gets each new warning or input error
+    once (a log not created yet is normal while watching).
     """
-    recent: OrderedDict[str, None] = OrderedDict()
-    complained: set[str] = set()
+    follower = Follower(paths)
+    told: set[str] = set()
     batches = 0
-    while True:
-        result = scan(paths, settings, state=state, **scan_options)  # type: ignore[arg-type]
-        fresh = ~result.alerts["event.id"].isin(recent)
-        result.alerts = result.alerts.loc[fresh].reset_index(drop=True)
-        for event_id in result.alerts["event.id"]:
-            recent[event_id] = None
-        while len(recent) > RECENT_IDS:
-            recent.popitem(last=False)
-        for error in result.errors:  # a log not created yet is normal while watching
-            if str(error) not in complained:
-                complained.add(str(error))
-                logger.warning("%s (still watching)", error)
-        write(result)
-        if save:
-            state.save()
-        batches += 1
-        if stop.wait(0 if stop.is_set() else interval):
-            return batches
+    try:
+        while True:
+            sources, unchanged, warnings, errors = follower.look()
+            result = scan(sources, settings, state=state, **scan_options)  # type: ignore[arg-type]
+            state.touch(unchanged)
+            for text in [*warnings, *map(str, errors), *map(str, result.errors)]:
+                if text not in told:
+                    told.add(text)
+                    warn(text)
+            write(result)
+            follower.done()
+            batches += 1
+            if stop.wait(0 if stop.is_set() else interval):
+                return batches
+    finally:
+        follower.close()

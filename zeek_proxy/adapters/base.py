@@ -129,6 +129,10 @@ class Adapter:
                 yield from self._record(lineno, line, terminated)
         except _READ_ERRORS as exc:
             broken = exc
+        except MalformedRecordError:  # --strict: the records before it still count
+            if self._rows:
+                yield self._frame()
+            raise
         if self._rows:
             yield self._frame()
         if self.stats.malformed:
@@ -246,12 +250,12 @@ class Adapter:
 
     def _malformed(self, lineno: int, reason: str) -> None:
         self.stats.read += 1
-        if self.strict:
-            raise MalformedRecordError(f"malformed record: {reason}",
-                                       SourceLocation(self.path, lineno))
         self.stats.malformed += 1
         if self.stats.first_problem is None:
             self.stats.first_problem = f"line {lineno}: {reason}"
+        if self.strict:
+            raise MalformedRecordError(f"malformed record: {reason}",
+                                       SourceLocation(self.path, lineno))
 
     def _frame(self) -> pd.DataFrame:
         rows, self._rows = self._rows, []

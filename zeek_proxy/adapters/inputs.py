@@ -30,10 +30,22 @@ READ_CHUNK = 256 << 10
 
 @dataclass(frozen=True)
 class Expansion:
-    """The files a list of PATH arguments stands for, and the arguments that named none."""
+    """The files a list of PATH arguments stands for, the arguments naming nothing that
+    exists (errors), and the folders and globs with no log in them yet (warnings)."""
 
     files: list[str]
     errors: list[InputError]
+    warnings: list[str]
+
+
+@dataclass(frozen=True)
+class Opened:
+    """A log the caller holds open, read through a duplicate of `fd` and reported as
+    `path`: `watch` keeps descriptors, so a file renamed or deleted by rotation is still
+    read to its end."""
+
+    path: str
+    fd: int
 
 
 def is_log_name(name: str) -> bool:
@@ -62,6 +74,7 @@ def expand(paths: list[str]) -> Expansion:
     """Files in the order given (folders and globs sorted), each once."""
     files: list[str] = []
     errors: list[InputError] = []
+    warnings: list[str] = []
     for arg in paths:
         if arg == STDIN or is_url(arg):  # URLs are opened (and globbed) by fsspec
             files.append(arg)
@@ -70,21 +83,20 @@ def expand(paths: list[str]) -> Expansion:
                 str(p) for p in Path(arg).rglob("*") if p.is_file() and is_log_name(p.name)
             )
             if not found:
-                errors.append(InputError("no input logs found (*conn*.log*, *eve*.json*) in this folder",
-                                         SourceLocation(arg)))
+                warnings.append(f"{arg}: no input logs (*conn*.log*, *eve*.json*) in this folder yet")
             files.extend(found)
         elif os.path.exists(arg):
             files.append(arg)
         elif glob.has_magic(arg):
             found = sorted(p for p in glob.glob(arg, recursive=True) if os.path.isfile(p))
             if not found:
-                errors.append(InputError("no files match this pattern", SourceLocation(arg)))
+                warnings.append(f"{arg}: no files match this pattern yet")
             files.extend(found)
         else:
             errors.append(InputError("no such file or directory", SourceLocation(arg)))
     seen: set[str] = set()
     unique = [f for f in files if f == STDIN or not (f in seen or seen.add(f))]  # type: ignore[func-returns-value]
-    return Expansion(unique, errors)
+    return Expansion(unique, errors, warnings)
 
 
 def is_gzip(stream: io.BufferedReader) -> bool:
@@ -102,8 +114,8 @@ def head(stream: io.BufferedReader, size: int = 64 * 1024) -> bytes:
         return first[:size]
     try:
         return zlib.decompressobj(wbits=31).decompress(first, size)
-    except zlib.error:
-        return b""
+    except zlib.error:  # not really gzip: the bytes themselves, which no format will claim
+        return first[:size]
 
 
 @dataclass
@@ -174,11 +186,15 @@ def _gunzip(raw: BinaryIO) -> BinaryIO:
 
 
 @contextmanager
-def open_log(path: str) -> Iterator[OpenLog]:
-    """The log at `path` ("-" is stdin), gunzipped when it starts with gzip magic."""
+def open_log(path: str, fd: int | None = None) -> Iterator[OpenLog]:
+    """The log at `path` ("-" is stdin), or the one open as `fd`, read from its start;
+    gunzipped when it starts with gzip magic."""
     try:
-        if path == STDIN:
-            raw = io.BufferedReader(sys.stdin.buffer, BUFFER)
+        if fd is not None:
+            raw = open(os.dup(fd), "rb", buffering=BUFFER)
+            raw.seek(0)
+        elif path == STDIN:  # the raw descriptor: over a second buffer, one Ctrl-D ends a read, not input
+            raw = io.BufferedReader(getattr(sys.stdin.buffer, "raw", sys.stdin.buffer), BUFFER)
         elif is_url(path):
             raw = io.BufferedReader(_open_url(path), BUFFER)  # type: ignore[arg-type]
         else:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 import mmap
 import multiprocessing
+import signal
 import sys
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from typing import TYPE_CHECKING
@@ -53,7 +54,8 @@ class StageOne:
             _inherited = (first.source, prefilter)  # processes fork at the first submit
             for stream in (sys.stdout, sys.stderr):  # or a child would write its copy again
                 stream.flush()
-            self.executor: Executor = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork"))
+            self.executor: Executor = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork"),
+                                                          initializer=_leave_signals_to_parent)
         else:
             self.executor = ThreadPoolExecutor(jobs)
 
@@ -70,6 +72,13 @@ class StageOne:
         global _inherited
         self.executor.shutdown(wait=True, cancel_futures=True)
         _inherited = None
+
+
+def _leave_signals_to_parent() -> None:
+    """A Ctrl-C reaches the whole process group: the parent stops the workers, which
+    would otherwise each print a traceback."""
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_IGN)
 
 
 def _can_fork() -> bool:

@@ -15,11 +15,12 @@ import pandas as pd
 from zeek_proxy import core
 from zeek_proxy.adapters.base import Adapter
 from zeek_proxy.adapters.blocks import MAX_RECORD
-from zeek_proxy.adapters.inputs import OpenLog, expand, open_log
+from zeek_proxy.adapters.inputs import OpenLog, Opened, expand, open_log
 from zeek_proxy.adapters.prefilter import Prefilter
 from zeek_proxy.adapters.sniff import choose
 from zeek_proxy.config import DEFAULT_SETTINGS, Settings
 from zeek_proxy.errors import InputError, MalformedRecordError, SourceLocation
+from zeek_proxy.ledger import admit, unseen
 from zeek_proxy.progress import Progress
 from zeek_proxy.state import Start, State
 from zeek_proxy.schema import empty_frame
@@ -32,40 +33,50 @@ SUPPRESSED_BY = "zeek_proxy.suppressed_by"
 @dataclass
 class ScanResult:
     """Alerts (oldest first), suppressed hits, per-input counts, per-allow-entry counts,
-    and the input errors met on the way."""
+    the input errors met on the way, and warnings (folders with no log yet)."""
 
     alerts: pd.DataFrame
     suppressed: pd.DataFrame = field(default_factory=pd.DataFrame)
     inputs: list[InputStats] = field(default_factory=list)
     allow_counts: dict[str, int] = field(default_factory=dict)
     errors: list[InputError] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     outside_window: int = 0  # connections before --since or at/after --until
-    held_back: int = 0  # alerts beyond --max-signals
+    dropped: int = 0  # alerts beyond --max-signals, without a state
+    carried: int = 0  # alerts beyond --max-signals, waiting in the state for the next run
 
 
 def read_frames(
-    paths: list[str], input_format: str = "auto", strict: bool = False,
+    paths: list[str | Opened], input_format: str = "auto", strict: bool = False,
     inputs: list[InputStats] | None = None, errors: list[InputError] | None = None,
     prefilter: Prefilter | None = None, jobs: int = 1, progress: Progress | None = None,
-    state: State | None = None, max_record: int = MAX_RECORD,
+    state: State | None = None, max_record: int = MAX_RECORD, warnings: list[str] | None = None,
 ) -> Iterator[pd.DataFrame]:
     """ECS frames of the records in `paths`, input after input.
 
     Without a `prefilter` every record is parsed; with one, records that cannot pass it
-    are counted as filtered and never parsed. Per-input counts are appended to `inputs`
-    and non-fatal input errors to `errors` as they happen; under `strict` every record
-    is parsed and the first malformed one raises. With a `state`, each file is read
-    from where the last run stopped, and the state is advanced (not saved).
+    are counted as filtered and never parsed. Per-input counts are appended to `inputs`,
+    non-fatal input errors to `errors` and folders or globs with no log to `warnings`
+    as they happen; under `strict` every record is parsed and the first malformed one
+    raises, after the frame of the records before it. With a `state`, each file is read
+    from where the last run stopped, and the state is advanced (not saved). `Opened`
+    logs are read first. An empty log is 0 records.
     """
     inputs = inputs if inputs is not None else []
     errors = errors if errors is not None else []
-    expansion = expand(paths)
+    expansion = expand([p for p in paths if isinstance(p, str)])
     errors.extend(expansion.errors)
-    for path in expansion.files:
+    if warnings is not None:
+        warnings.extend(expansion.warnings)
+    for source in [p for p in paths if isinstance(p, Opened)] + expansion.files:
+        path, fd = (source.path, source.fd) if isinstance(source, Opened) else (source, None)
         stats = InputStats(path)
         inputs.append(stats)
         try:
-            with open_log(path) as log:
+            with open_log(path, fd) as log:
+                if _not_begun(log.head, live=state is not None):
+                    stats.format = "empty"
+                    continue
                 adapter_class = choose(log.head, input_format)
                 if adapter_class is None:
                     raise InputError("not a Zeek or Suricata log (format not recognised)",
@@ -73,9 +84,13 @@ def read_frames(
                 adapter: Adapter = adapter_class(path, stats, strict=strict)
                 adapter.max_record = max_record
                 start = _resume(state, path, log, adapter) if state and path != "-" else None
+                if start is _READ_BEFORE:
+                    continue
                 tick = (lambda _: progress.update(log.position(), inputs)) if progress else None
                 try:
                     yield from adapter.frames(log.stream, prefilter, jobs, tick)
+                    if start is not None and log.stream is not log.raw:
+                        start.progress.archive_size = _raw_size(log)
                 finally:
                     if start is not None:
                         State.advance(start, adapter.consumed, adapter.lines_read, adapter.header())
@@ -87,17 +102,37 @@ def read_frames(
             progress.file_done(_size(path))
 
 
-def _resume(state: State, path: str, log: OpenLog, adapter: Adapter) -> Start:
-    """Position `log` and `adapter` where the last run stopped reading `path`."""
-    start = state.start(path, log.raw, log.head)
+def _not_begun(head: bytes, live: bool) -> bool:
+    """An empty log (a file just created by rotation), or, in a checkpointed run, one
+    whose first record is still being written: nothing to read yet, and no error."""
+    text = head.removeprefix(b"\xef\xbb\xbf")
+    return not text.strip() or (live and b"\n" not in text)
+
+
+#: What `_resume` says of a compressed archive that was read to its end before.
+_READ_BEFORE = Start(0, 0, [], None)  # type: ignore[arg-type]
+
+
+def _raw_size(log: OpenLog) -> int | None:
     try:
-        size = os.fstat(log.raw.fileno()).st_size
+        return os.fstat(log.raw.fileno()).st_size
     except (OSError, ValueError):
-        size = None
-    if log.stream is log.raw and size is not None and size < start.offset:
+        return None
+
+
+def _resume(state: State, path: str, log: OpenLog, adapter: Adapter) -> Start:
+    """Position `log` and `adapter` where the last run stopped reading `path`, or
+    `_READ_BEFORE` for an archive read to its end before (inflating it again to its
+    end would find nothing new)."""
+    start = state.start(path, log.head)
+    size = _raw_size(log)
+    compressed = log.stream is not log.raw
+    if compressed and size and start.progress.archive_size == size:
+        return _READ_BEFORE
+    if not compressed and size is not None and size < start.offset:
         start = State.restart(start)  # truncated below what was read: start over
     if start.offset:
-        if log.stream is log.raw:
+        if not compressed:
             log.raw.seek(start.offset)
         else:
             remaining = start.offset
@@ -131,7 +166,7 @@ def rule_prefilter(settings: Settings) -> Prefilter:
 
 
 def scan(
-    paths: list[str], settings: Settings = DEFAULT_SETTINGS, input_format: str = "auto",
+    paths: list[str | Opened], settings: Settings = DEFAULT_SETTINGS, input_format: str = "auto",
     strict: bool = False, jobs: int | None = None, prefilter: bool = True,
     progress: Progress | None = None, since: pd.Timestamp | None = None,
     until: pd.Timestamp | None = None, max_signals: int = 0, state: State | None = None,
@@ -140,50 +175,56 @@ def scan(
     """Run the rule over every record of `paths`.
 
     Args:
-        paths: files, folders (recursed), globs, or "-" for stdin.
+        paths: files, folders (recursed), globs, or "-" for stdin; `Opened` logs too.
         settings: ports, transports, networks and allow entries of the rule.
         input_format: "auto", "zeek" or "suricata".
-        strict: parse every record and raise MalformedRecordError at the first malformed one.
+        strict: parse every record, and stop at the first malformed one: the result has
+            the alerts of the records before it, and the MalformedRecordError in `errors`.
         jobs: workers that pre-filter raw lines: threads, or forked processes for large
             mapped files (default: all cores).
         prefilter: drop lines that cannot match before parsing them (the same alerts,
             much faster); False parses, and so validates, every record.
         progress: a meter to update as the scan goes.
         since, until: keep connections with since <= time < until.
-        max_signals: at most this many alerts, oldest first (0: no cap); the number
-            held back is in the result.
+        max_signals: at most this many alerts, oldest first (0: no cap); the rest are
+            dropped, or with a `state` carried to the next run.
         max_record: records (lines) longer than this many bytes are malformed.
-        state: a checkpoint: read only what is new since it was saved, and advance it
-            (the caller saves it once the alerts are safely written).
+        state: a checkpoint: read only what is new since it was saved, leave out alerts
+            raised before, and advance it (the caller saves it with the alerts written).
 
     Returns:
         A ScanResult; its `errors` are input errors (missing paths, broken files) that
         did not stop the scan of the other inputs.
-
-    Raises:
-        MalformedRecordError: under `strict`.
     """
     inputs: list[InputStats] = []
     errors: list[InputError] = []
+    warnings: list[str] = []
     jobs = jobs or os.cpu_count() or 1
     frames = read_frames(paths, input_format, strict, inputs, errors,
                          rule_prefilter(settings) if prefilter else None, jobs, progress, state,
-                         max_record)
+                         max_record, warnings)
     hits = []
-    for frame in frames:
-        selected = core.select(frame, settings)
-        inputs[-1].matched += len(selected)
-        if not selected.empty:
-            hits.append(selected)
-    return conclude(hits, inputs, errors, settings, since, until, max_signals)
+    try:
+        for frame in frames:
+            selected = core.select(frame, settings)
+            inputs[-1].matched += len(selected)
+            if not selected.empty:
+                hits.append(selected)
+    except MalformedRecordError as exc:  # --strict: what was read before it still counts
+        errors.append(exc)
+    result = conclude(hits, inputs, errors, settings, since, until, max_signals, state)
+    result.warnings = warnings
+    return result
 
 
 def conclude(hits: list[pd.DataFrame], inputs: list[InputStats], errors: list[InputError],
              settings: Settings, since: pd.Timestamp | None = None,
-             until: pd.Timestamp | None = None, max_signals: int = 0) -> ScanResult:
+             until: pd.Timestamp | None = None, max_signals: int = 0,
+             state: State | None = None) -> ScanResult:
     """From rule hits to the run's result: one alert per connection, time window,
-    allow entries, --max-signals, and the per-input alert counts. The same for every
-    engine, so that they agree alert for alert."""
+    allow entries, alerts raised in earlier runs (with a `state`), --max-signals, and
+    the per-input alert counts. The same for every engine, so that they agree alert
+    for alert."""
     result = ScanResult(alerts=core.finalize(core.collapse(empty_frame()), settings), inputs=inputs,
                         allow_counts={entry.name: 0 for entry in settings.allow}, errors=errors)
     hits = [h for h in hits if not h.empty]
@@ -196,8 +237,12 @@ def conclude(hits: list[pd.DataFrame], inputs: list[InputStats], errors: list[In
     result.alerts = connections.loc[by.isna()].reset_index(drop=True)
     result.suppressed = connections.loc[by.notna()].assign(**{SUPPRESSED_BY: by[by.notna()]}).reset_index(drop=True)
     result.allow_counts.update(result.suppressed[SUPPRESSED_BY].value_counts().to_dict())
-    if max_signals and len(result.alerts) > max_signals:  # alerts are oldest first
-        result.held_back = len(result.alerts) - max_signals
+    if state is not None:
+        result.suppressed = unseen(result.suppressed, state)
+        state.remember(result.suppressed["event.id"].tolist())
+        result.alerts, result.carried = admit(result.alerts, state, max_signals)
+    elif max_signals and len(result.alerts) > max_signals:  # alerts are oldest first
+        result.dropped = len(result.alerts) - max_signals
         result.alerts = result.alerts.iloc[:max_signals]
     alerts = result.alerts["log.file.path"].value_counts()
     allowed = result.suppressed["log.file.path"].value_counts()
