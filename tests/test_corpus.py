@@ -102,3 +102,25 @@ def test_same_connection_in_two_inputs_is_one_alert(corpus: Path, tmp_path: Path
     result = scan([str(source), str(copy)])
     assert [s.matched for s in result.inputs] == [2, 2]
     assert len(result.alerts) == 2
+
+
+def test_strict_writes_the_alerts_found_before_the_truncated_record(corpus: Path, tmp_path: Path) -> None:
+    """rita's truncated conn.log ends in a record cut short: --strict stops there (exit 3)
+    and writes the alerts of every record read before it, not none."""
+    import json
+
+    from click.testing import CliRunner
+
+    from zeek_proxy.adapters.inputs import expand
+    from zeek_proxy.cli import cli
+
+    files = expand([str(corpus)]).files
+    truncated = next(f for f in files if f.endswith("rita__truncated__conn.log"))
+    read_before = set(files[: files.index(truncated) + 1])
+    every = scan([str(corpus)]).alerts
+    expected = set(every.loc[every["log.file.path"].isin(read_before), "event.id"])
+    out = tmp_path / "alerts.ndjson"
+    result = CliRunner().invoke(cli, ["scan", "--strict", "-o", str(out), str(corpus)])
+    assert result.exit_code == 3 and f"{truncated}:67: malformed record" in result.stderr
+    written = [json.loads(line)["event"]["id"] for line in out.read_text().splitlines()]
+    assert len(written) == len(expected) == 53 and set(written) == expected

@@ -297,3 +297,17 @@ def test_scan_without_a_path_at_a_terminal_says_it_reads_stdin() -> None:
     os.close(main)
     assert "reading a log from standard input" in err
     assert victim.returncode == 0
+
+
+def test_watch_ends_on_sigint_with_130_after_saving_its_batch(tmp_path: Path) -> None:
+    log, out, state = tmp_path / "conn.log", tmp_path / "a.ndjson", tmp_path / "s.json"
+    log.write_bytes(CONN.read_bytes())
+    watcher = subprocess.Popen([*ZEEK_PROXY, "watch", "--interval", "0.2", "--state", str(state),
+                                "-o", str(out), str(log)], stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while len(ids(out)) < 5 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    watcher.send_signal(signal.SIGINT)
+    _, err = watcher.communicate(timeout=30)
+    assert watcher.returncode == 130 and err == "zeek-proxy: interrupted\n"
+    assert len(ids(out)) == 5 and json.loads(state.read_text())["files"][0]["offset"] > 0

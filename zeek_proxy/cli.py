@@ -39,6 +39,8 @@ from zeek_proxy.stats import InputStats, render, render_allow
 logger = logging.getLogger("zeek_proxy")
 #: The run's signal handling: installed by `main`, held while alerts and state are written.
 INTERRUPTS = Interrupts()
+INTERNAL_ERROR = 70  # EX_SOFTWARE: a bug, never an input or config problem
+CLOSED_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a filter whose reader left
 
 
 class CLIError(click.ClickException):
@@ -407,13 +409,14 @@ def normalize(paths: tuple[str, ...], input_format: str, output: str, strict: bo
     inputs = list(paths) or ["-"]
     counts: list[InputStats] = []
     errors: list[ZeekProxyError] = []
+    warnings: list[str] = []
     try:
         refuse_inputs(output, inputs)
         meter = _progress(progress, inputs)
         with open_output(output) as out:
             emitter = ECSEventEmitter(out)
             frames = read_frames(inputs, input_format, strict, counts, errors,  # type: ignore[arg-type]
-                                 progress=meter, max_record=max_record)
+                                 progress=meter, max_record=max_record, warnings=warnings)
             try:
                 for frame in frames:
                     emitter.write(fill_community_id(frame))
@@ -422,6 +425,8 @@ def normalize(paths: tuple[str, ...], input_format: str, output: str, strict: bo
                     meter.close()
     except ZeekProxyError as exc:
         raise CLIError(exc) from None
+    for warning in warnings:
+        logger.warning("%s", warning)
     _finish(stats, counts, errors)
 
 
@@ -559,10 +564,6 @@ def export_suricata(config: str | None, allowlists: tuple[str, ...], output: str
 
     settings = _settings(config, allowlists)
     _write_text(_exported(lambda: to_suricata_rules(settings, sid_base=sid_base)), output)
-
-
-INTERNAL_ERROR = 70  # EX_SOFTWARE: a bug, never an input or config problem
-CLOSED_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a filter whose reader left
 
 
 def main() -> None:

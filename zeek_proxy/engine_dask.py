@@ -163,7 +163,9 @@ def scan_dask(paths: list[str], settings: Settings, scheduler: str | None = None
         client.close()
         if cluster is not None:
             cluster.close()
-    return _merge(results, expansion.errors, settings, strict, since, until, max_signals)
+    result = _merge(results, expansion.errors, settings, strict, since, until, max_signals)
+    result.warnings = expansion.warnings
+    return result
 
 
 def _remote(urls: list[str]) -> list[str]:

@@ -51,9 +51,10 @@ class Preset:
         return paths
 
     def followed(self) -> list[str]:
-        """What `watch` follows: Zeek's current conn.log, and Suricata's folder, where new
-        and rotated eve files appear."""
-        return [self.conn_log, self.path("nsm", "suricata")]
+        """What `watch` follows: Zeek's current conn.log and its archive root (a watcher
+        restarted during an hourly rotation finds the rotated log there), and Suricata's
+        folder, where new and rotated eve files appear."""
+        return [self.conn_log, self.path("nsm", "zeek", "logs"), self.path("nsm", "suricata")]
 
 
 def without_flow_events(path: str) -> bool:
