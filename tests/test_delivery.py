@@ -156,7 +156,7 @@ def test_alerts_beyond_max_signals_come_in_the_next_runs_exactly_once(tmp_path: 
         assert result.exit_code == 0, result.stderr
         per_run.append(ids(out)[before:])
         if len(ids(out)) < len(every):
-            assert f"alert(s) carried to the next run" in result.stderr
+            assert "alert(s) carried to the next run" in result.stderr
     assert [len(batch) for batch in per_run] == [5, 5, 5, 3, 0, 0]
     assert ids(out) == list(every["event.id"])  # exactly once, oldest first overall
 

@@ -84,7 +84,8 @@ def test_watch_preset_follows_the_sensor_and_stops_on_sigterm(tmp_path: Path) ->
     files["conn"].write_text("".join(lines[:13]))  # the rest arrives while watching
     (files["eve"].parent / "stats.log").write_text("Date: 11/27/2026 -- 10:00:00 (uptime: 0d)\n")
     alerts = tmp_path / "nsm" / "zeek-proxy" / "alerts.ndjson"
-    direct = set(scan([str(FIXTURES / "conn.log"), str(files["eve"])]).alerts["event.id"])
+    # followed: the live conn.log, Zeek's archive root (a day's archive included) and eve
+    direct = set(scan([str(FIXTURES / "conn.log"), str(files["archive"]), str(files["eve"])]).alerts["event.id"])
     watcher = subprocess.Popen([sys.executable, "-m", "zeek_proxy", "watch", "--security-onion",
                                 "--so-root", str(tmp_path), "--interval", "0.3"], stderr=subprocess.PIPE)
     try:

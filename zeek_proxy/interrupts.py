@@ -7,7 +7,7 @@ import signal
 from contextlib import contextmanager
 from typing import Iterator
 
-NAMES = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated"}
+NAMES: dict[int, str] = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated"}
 
 
 class Interrupted(BaseException):

@@ -142,6 +142,10 @@ def settle(state: State) -> None:
     if box is None:
         return
     state.outbox = None
+    if not os.path.isfile(box.path):
+        logger.warning("%s: gone since the last run; the %d alert line(s) that run may not have "
+                       "finished writing are not written again", box.path, box.text.count("\n"))
+        return
     try:
         with open(box.path, "ab") as out:
             info = os.fstat(out.fileno())

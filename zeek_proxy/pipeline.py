@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Iterator
+from typing import Iterator, Sequence
 
 import pandas as pd
 
@@ -47,7 +47,7 @@ class ScanResult:
 
 
 def read_frames(
-    paths: list[str | Opened], input_format: str = "auto", strict: bool = False,
+    paths: Sequence[str | Opened], input_format: str = "auto", strict: bool = False,
     inputs: list[InputStats] | None = None, errors: list[InputError] | None = None,
     prefilter: Prefilter | None = None, jobs: int = 1, progress: Progress | None = None,
     state: State | None = None, max_record: int = MAX_RECORD, warnings: list[str] | None = None,
@@ -90,7 +90,7 @@ def read_frames(
                 try:
                     yield from adapter.frames(log.stream, prefilter, jobs, tick)
                     if start is not None and log.stream is not log.raw:
-                        start.progress.archive_size = _raw_size(log)
+                        start.progress.archive_size = _raw_size(log) or 0
                 finally:
                     if start is not None:
                         State.advance(start, adapter.consumed, adapter.lines_read, adapter.header())
@@ -166,7 +166,7 @@ def rule_prefilter(settings: Settings) -> Prefilter:
 
 
 def scan(
-    paths: list[str | Opened], settings: Settings = DEFAULT_SETTINGS, input_format: str = "auto",
+    paths: Sequence[str | Opened], settings: Settings = DEFAULT_SETTINGS, input_format: str = "auto",
     strict: bool = False, jobs: int | None = None, prefilter: bool = True,
     progress: Progress | None = None, since: pd.Timestamp | None = None,
     until: pd.Timestamp | None = None, max_signals: int = 0, state: State | None = None,

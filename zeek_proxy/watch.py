@@ -59,18 +59,19 @@ class Follower:
         self.files: dict[str, _File] = {}
         self.draining: list[_Draining] = []
 
-    def look(self) -> tuple[list[Opened], set[str], list[str], list[InputError]]:
+    def look(self) -> tuple[list[Opened | str], set[str], list[str], list[InputError]]:
         """What to read now: the draining descriptors first, then the files new or
-        changed since the last look; also the paths unchanged, and warnings and errors."""
+        changed since the last look (by descriptor, or by path when quiet for long);
+        also the paths unchanged, and warnings and errors."""
         now = time.monotonic()
         expansion = expand(self.paths)
         current = set(expansion.files)
-        for path, known in list(self.files.items()):  # rotated away, or gone
-            if path not in current or _ident(path) != known.ident:
+        for path, gone in list(self.files.items()):  # rotated away, or no longer matched
+            if path not in current or _ident(path) != gone.ident:
                 del self.files[path]
-                if known.fd is not None:
-                    self.draining.append(_Draining(_current_name(known.fd, path), known.fd, changed=now))
-        sources = [Opened(d.label, d.fd) for d in self.draining]
+                if gone.fd is not None:
+                    self.draining.append(_Draining(_current_name(gone.fd, path), gone.fd, changed=now))
+        sources: list[Opened | str] = [Opened(d.label, d.fd) for d in self.draining]
         unchanged: set[str] = set()
         errors = list(expansion.errors)
         for path in expansion.files:
@@ -86,6 +87,13 @@ class Follower:
                     os.close(known.fd)
                     known.fd = None
                 continue
+            if (known is None or known.fd is None) and time.time() - info.st_mtime > IDLE_CLOSE:
+                # quiet for long (an archive): read by path, and hold no descriptor for it
+                known = known or _File(None, (info.st_dev, info.st_ino))
+                self.files[path] = known
+                known.looked, known.changed = look, now
+                sources.append(path)
+                continue
             if known is None or known.fd is None:
                 try:
                     fd = os.open(path, os.O_RDONLY)
@@ -98,8 +106,9 @@ class Follower:
                 known = known or _File(None, (fstat.st_dev, fstat.st_ino))
                 known.fd = fd
                 self.files[path] = known
+            fd = known.fd
             known.looked, known.changed = look, now
-            sources.append(Opened(path, known.fd))  # type: ignore[arg-type]
+            sources.append(Opened(path, fd))
         return sources, unchanged, expansion.warnings, errors
 
     def done(self) -> None:

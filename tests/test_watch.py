@@ -1,0 +1,68 @@
+"""The follower behind `watch`: which files it reads at each look, and through what."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import time
+from pathlib import Path
+
+from conftest import FIXTURES
+from zeek_proxy.adapters.inputs import Opened
+from zeek_proxy.watch import IDLE_CLOSE, Follower
+
+CONN = FIXTURES / "conn.log"
+
+
+def open_descriptors() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def test_archives_are_read_by_path_once_and_hold_no_descriptor(tmp_path: Path) -> None:
+    archive, current = tmp_path / "archive", tmp_path / "current"
+    archive.mkdir(), current.mkdir()
+    old = time.time() - 2 * IDLE_CLOSE
+    for hour in range(40):
+        packed = archive / f"conn.{hour:02d}:00:00-{hour + 1:02d}:00:00.log.gz"
+        packed.write_bytes(gzip.compress(CONN.read_bytes()))
+        os.utime(packed, (old, old))
+    (current / "conn.log").write_bytes(CONN.read_bytes())
+    follower = Follower([str(current), str(archive)])
+    before = open_descriptors()
+    sources, unchanged, _, _ = follower.look()
+    assert [s for s in sources if isinstance(s, Opened)] == [Opened(str(current / "conn.log"), sources[0].fd)]
+    assert len([s for s in sources if isinstance(s, str)]) == 40 and not unchanged
+    assert open_descriptors() == before + 1  # the live log only
+    follower.done()
+    sources, unchanged, _, _ = follower.look()
+    assert sources == [] and len(unchanged) == 41  # nothing changed: nothing read
+    with open(current / "conn.log", "a") as log:
+        log.write("")
+        log.flush()
+    os.utime(current / "conn.log")
+    sources, _, _, _ = follower.look()
+    assert [s.path for s in sources if isinstance(s, Opened)] == [str(current / "conn.log")]
+    follower.close()
+    assert open_descriptors() == before
+
+
+def test_a_rotated_file_is_drained_through_its_descriptor_before_the_new_one(tmp_path: Path) -> None:
+    current, archive = tmp_path / "current", tmp_path / "archive"
+    current.mkdir(), archive.mkdir()
+    log = current / "conn.log"
+    log.write_bytes(CONN.read_bytes()[:3000])
+    follower = Follower([str(log)])
+    [first], _, _, _ = follower.look()
+    follower.done()
+    with open(log, "ab") as out:  # written just before rotation, not read yet
+        out.write(b"tail\n")
+    rotated = archive / "conn.10:00:00-11:00:00.log"
+    log.rename(rotated)
+    rotated.with_name(rotated.name + ".gz").write_bytes(gzip.compress(rotated.read_bytes()))
+    rotated.unlink()  # gzip removes it: only the open descriptor still reaches it
+    log.write_bytes(b"#separator \\x09\n")
+    drained, new = follower.look()[0]
+    assert isinstance(drained, Opened) and drained.fd == first.fd and drained.path == str(rotated)
+    assert os.pread(drained.fd, 10_000, 0).endswith(b"tail\n")
+    assert isinstance(new, Opened) and new.path == str(log) and new.fd != first.fd
+    follower.close()
