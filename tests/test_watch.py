@@ -66,3 +66,45 @@ def test_a_rotated_file_is_drained_through_its_descriptor_before_the_new_one(tmp
     assert os.pread(drained.fd, 10_000, 0).endswith(b"tail\n")
     assert isinstance(new, Opened) and new.path == str(log) and new.fd != first.fd
     follower.close()
+
+
+def test_suricata_writing_on_into_its_renamed_log_is_still_followed(tmp_path: Path) -> None:
+    """logrotate renames eve.json, Suricata writes on into it until told to reopen: those
+    events are read through the old descriptor, and the new eve.json from its start."""
+    import json
+    import signal
+    import subprocess
+    import sys
+
+    from conftest import wait_for
+    from zeek_proxy import scan
+
+    folder = tmp_path / "suricata"
+    folder.mkdir()
+    eve, out = folder / "eve.json", tmp_path / "alerts.ndjson"
+    events = (FIXTURES / "eve.json").read_text().splitlines(keepends=True)
+    thirds = len(events) // 3
+    eve.write_text("".join(events[:thirds]))
+    watcher = subprocess.Popen([sys.executable, "-m", "zeek_proxy", "watch", "--interval", "0.2",
+                                "-o", str(out), str(eve)], stderr=subprocess.PIPE, text=True)
+
+    def written() -> list[str]:
+        return [json.loads(line)["event"]["id"] for line in out.read_text().splitlines()] if out.exists() else []
+
+    try:
+        first = set(scan([str(eve)]).alerts["event.id"])
+        wait_for(lambda: set(written()) == first)
+        with open(eve, "a") as old:
+            eve.rename(folder / "eve.json.1")
+            time.sleep(0.5)  # the watcher sees the rename before Suricata stops writing
+            old.write("".join(events[thirds : 2 * thirds]))
+        eve.write_text("".join(events[2 * thirds :]))
+        whole = tmp_path / "whole.json"
+        whole.write_text("".join(events))
+        expected = set(scan([str(whole)]).alerts["event.id"])
+        wait_for(lambda: set(written()) == expected)
+    finally:
+        watcher.send_signal(signal.SIGTERM)
+        _, err = watcher.communicate(timeout=20)
+    assert watcher.returncode == 0, err
+    assert len(written()) == len(expected)
