@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from hypothesis import given, strategies as st
 
-from zeek_proxy.adapters import blocks
-from zeek_proxy.adapters.blocks import Block, read_blocks
+from zeek_proxy.reading import blocks
+from zeek_proxy.reading.blocks import Block, read_blocks
 
 
 def _lines(blocks: list[Block], limit: int) -> list[tuple[int, bytes | str]]:

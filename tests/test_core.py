@@ -15,7 +15,8 @@ import pytest
 from hypothesis import given, strategies as st
 
 from zeek_proxy import core
-from zeek_proxy.adapters.zeek_tsv import ZeekTSVAdapter
+from zeek_proxy.formats.zeek_tsv import ZeekTSVFormat
+from zeek_proxy.reading.reader import Reader
 from zeek_proxy.config import DEFAULT_SETTINGS, Settings
 from zeek_proxy.core import NetworkSet, collapse, community_id, event_id, finalize, match, matches, select
 from zeek_proxy.core import networks as networks_module
@@ -138,7 +139,7 @@ def test_upper_case_transport_is_lowered_by_adapters() -> None:
               "conn_state"]
     text = ("#separator \\x09\n#path\tconn\n#fields\t" + "\t".join(fields) + "\n"
             "1541117137.618695\tC1\t10.1.2.3\t50000\t203.0.113.7\t8080\tTCP\tSF\n")
-    frame = next(ZeekTSVAdapter("conn.log").frames(io.BytesIO(text.encode())))
+    frame = next(Reader(ZeekTSVFormat("conn.log")).frames(io.BytesIO(text.encode())))
     assert frame.loc[0, "network.transport"] == "tcp"
     assert match(frame, DEFAULT_SETTINGS).tolist() == [True]
 

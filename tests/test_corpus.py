@@ -111,7 +111,7 @@ def test_strict_writes_the_alerts_found_before_the_truncated_record(corpus: Path
 
     from click.testing import CliRunner
 
-    from zeek_proxy.adapters.inputs import expand
+    from zeek_proxy.reading.inputs import expand
     from zeek_proxy.cli import cli
 
     files = expand([str(corpus)]).files

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from hypothesis import given, strategies as st
 
-from zeek_proxy.adapters.zeek_tsv import unescape
+from zeek_proxy.formats.zeek_tsv import unescape
 from zeek_proxy.config import DEFAULT_SETTINGS
 from zeek_proxy.core import RULE, collapse, finalize, select
 from zeek_proxy.emit import EMITTERS

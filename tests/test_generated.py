@@ -18,7 +18,7 @@ from zat.log_to_dataframe import LogToDataFrame
 
 from conftest import generate
 from zeek_proxy import scan
-from zeek_proxy.adapters import blocks, linescan, workers
+from zeek_proxy.reading import blocks, linescan, workers
 
 INTERNAL = [ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")]
 EXCLUDED = [ipaddress.ip_network(n) for n in

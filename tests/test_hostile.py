@@ -42,8 +42,8 @@ from hypothesis import HealthCheck, currently_in_test_context, event, given, set
 from hypothesis import strategies as st
 
 from conftest import FIXTURES, ROOT, generate
-from zeek_proxy.adapters.zeek_conn import REQUIRED
-from zeek_proxy.adapters.zeek_tsv import unescape
+from zeek_proxy.formats.zeek.conn import REQUIRED
+from zeek_proxy.formats.zeek_tsv import unescape
 from zeek_proxy.cli import cli
 from zeek_proxy.config import parse_allowlist, parse_config
 from zeek_proxy.emit import EMITTERS

@@ -6,8 +6,8 @@ import pyarrow as pa
 import pytest
 from hypothesis import given, strategies as st
 
-from zeek_proxy.adapters import linescan
-from zeek_proxy.adapters.blocks import Block, lines_of
+from zeek_proxy.reading import linescan
+from zeek_proxy.reading.blocks import Block, lines_of
 
 PORTS = "(?:8080|3128|1080)"
 #: The shapes of pattern the adapters build (Zeek TSV anchored or not, a JSON key).

@@ -7,11 +7,12 @@ import re
 import pytest
 from hypothesis import example, given, strategies as st
 
-from zeek_proxy.adapters import linescan
-from zeek_proxy.adapters.blocks import Block, lines_of
-from zeek_proxy.adapters.prefilter import _destination_kept, not_starting_with
-from zeek_proxy.adapters.values import address
-from zeek_proxy.adapters.zeek_tsv import ZeekTSVAdapter, unescape
+from zeek_proxy.reading import linescan
+from zeek_proxy.reading.blocks import Block, lines_of
+from zeek_proxy.formats.jsonlines import _destination_kept
+from zeek_proxy.reading.prefilter import not_starting_with
+from zeek_proxy.formats.values import address
+from zeek_proxy.formats.zeek_tsv import ZeekTSVFormat, unescape
 from zeek_proxy.config import DEFAULT_SETTINGS
 from zeek_proxy.core.networks import END, NetworkSet
 from zeek_proxy.pipeline import rule_prefilter
@@ -95,7 +96,7 @@ def test_tsv_first_pass_keeps_every_destination_the_rule_may_accept(value: str, 
     if block_scan and not linescan.BLOCK_SCAN:
         pytest.skip("hyperscan is not installed")
     fields = ["ts", "uid", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "proto", "conn_state"]
-    adapter = ZeekTSVAdapter("conn.log")
+    adapter = ZeekTSVFormat("conn.log")
     adapter.parse(1, ("#fields\t" + "\t".join(fields) + "\n").encode(), True)
     cell = _zeek_escaped(value)
     other = "1.0\tC1\t10.0.0.1\t1\t10.9.9.9\t8080\ttcp\tSF\n"

@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from zeek_proxy.adapters import blocks, linescan, workers
-from zeek_proxy.adapters.base import Adapter
-from zeek_proxy.adapters.sniff import choose
+from zeek_proxy.reading import blocks, linescan, workers
+from zeek_proxy.reading.reader import Reader
+from zeek_proxy.formats.sniff import choose
 from zeek_proxy.config import DEFAULT_SETTINGS
 from zeek_proxy.pipeline import rule_prefilter
 
@@ -95,16 +95,16 @@ def test_a_block_with_a_long_cell_before_a_port_goes_the_full_way(monkeypatch: p
 
 
 def _checked_scan(text: bytes, monkeypatch: pytest.MonkeyPatch, block_size: int = 4096,
-                  max_record: int = blocks.MAX_RECORD) -> tuple[Adapter, int]:
+                  max_record: int = blocks.MAX_RECORD) -> tuple[Reader, int]:
     """Scan `text` in small blocks, checking each sparse block against the full way;
-    the adapter and the number of sparse blocks."""
+    the reader and the number of sparse blocks."""
     sparse = workers.sparse_chosen
     used = []
 
-    def checked(adapter, block, prefilter):  # type: ignore[no-untyped-def]
-        quick = sparse(adapter, block, prefilter)
+    def checked(format, block, prefilter, at_file_start, max_record):  # type: ignore[no-untyped-def]
+        quick = sparse(format, block, prefilter, at_file_start, max_record)
         if quick is not None:
-            full = workers.every_line_chosen(adapter, block, prefilter)
+            full = workers.every_line_chosen(workers.StageJob(format, at_file_start, max_record), block, prefilter)
             assert (quick.lines, quick.filtered, quick.skipped) == (full.lines, full.filtered, full.skipped)
             for field in ("parse", "starts", "ends"):
                 assert np.array_equal(getattr(quick, field), getattr(full, field)), field
@@ -113,8 +113,7 @@ def _checked_scan(text: bytes, monkeypatch: pytest.MonkeyPatch, block_size: int 
 
     monkeypatch.setattr(workers, "sparse_chosen", checked)
     monkeypatch.setattr(blocks, "BLOCK_SIZE", block_size)
-    adapter = choose(text[:4096], "auto")("test.log")
-    adapter.max_record = max_record
+    adapter = Reader(choose(text[:4096], "auto")("test.log"), max_record=max_record)
     list(adapter.frames(io.BytesIO(text), rule_prefilter(DEFAULT_SETTINGS)))
     assert adapter.stats.balanced
     return adapter, len(used)

@@ -1,4 +1,4 @@
-"""SuricataAdapter: every eve event with addresses is a connection row, initiator first."""
+"""EveFormat: every eve event with addresses is a connection row, initiator first."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from zeek_proxy.adapters.suricata import SuricataAdapter
+from zeek_proxy.formats.eve import EveFormat
+from zeek_proxy.reading.reader import Reader
 from zeek_proxy.errors import MalformedRecordError
 from zeek_proxy.schema import empty_frame
 
@@ -44,9 +45,9 @@ def event(event_type: str = "flow", **over: Any) -> dict[str, Any]:
 
 
 def read(events: list[dict[str, Any] | str],
-         strict: bool = False) -> tuple[pd.DataFrame, SuricataAdapter]:
+         strict: bool = False) -> tuple[pd.DataFrame, EveFormat]:
     text = "".join((e if isinstance(e, str) else json.dumps(e)) + "\n" for e in events)
-    adapter = SuricataAdapter("eve.json", strict=strict)
+    adapter = Reader(EveFormat("eve.json"), strict=strict)
     frames = list(adapter.frames(io.BytesIO(text.encode())))
     frame = pd.concat(frames, ignore_index=True) if frames else empty_frame()
     return frame, adapter
@@ -207,7 +208,7 @@ def test_prefilter_keeps_what_the_rule_alerts_on(line: str) -> None:
 
     first = json.dumps(event(dest_port=443))  # a file's first line is always parsed
     hits = int(match(read([line])[0], DEFAULT_SETTINGS).sum())
-    adapter = SuricataAdapter("eve.json")
+    adapter = Reader(EveFormat("eve.json"))
     text = f"{first}\n{line}\n".encode()
     frames = list(adapter.frames(io.BytesIO(text), rule_prefilter(DEFAULT_SETTINGS)))
     assert sum(len(f) for f in frames) == 1 + hits

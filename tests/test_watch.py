@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from conftest import FIXTURES
-from zeek_proxy.adapters.inputs import Opened
+from zeek_proxy.reading.inputs import Opened
 from zeek_proxy.watch import IDLE_CLOSE, Follower
 
 CONN = FIXTURES / "conn.log"

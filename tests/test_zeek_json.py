@@ -1,4 +1,4 @@
-"""ZeekJSONAdapter: Zeek JSON conn logs, one object a line, in the shapes writers produce."""
+"""ZeekJSONFormat: Zeek JSON conn logs, one object a line, in the shapes writers produce."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from zeek_proxy import scan
-from zeek_proxy.adapters import linescan
-from zeek_proxy.adapters.zeek_json import ZeekJSONAdapter
+from zeek_proxy.reading import linescan
+from zeek_proxy.formats.zeek_json import ZeekJSONFormat
+from zeek_proxy.reading.reader import Reader
 from zeek_proxy.errors import MalformedRecordError, SourceLocation
 from zeek_proxy.schema import empty_frame
 
@@ -42,9 +43,9 @@ def dumps(record: dict[str, Any]) -> str:
 
 
 def read(lines: list[str], strict: bool = False,
-         path: str = "conn.json") -> tuple[pd.DataFrame, ZeekJSONAdapter]:
+         path: str = "conn.json") -> tuple[pd.DataFrame, ZeekJSONFormat]:
     """Run the adapter over the lines (each newline-terminated)."""
-    adapter = ZeekJSONAdapter(path, strict=strict)
+    adapter = Reader(ZeekJSONFormat(path), strict=strict)
     frames = list(adapter.frames(io.BytesIO("".join(f"{line}\n" for line in lines).encode())))
     frame = pd.concat(frames, ignore_index=True) if frames else empty_frame()
     return frame, adapter

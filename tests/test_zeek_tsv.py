@@ -1,4 +1,4 @@
-"""ZeekTSVAdapter: Zeek's ASCII conn.log read the way Zeek's own reader reads it."""
+"""ZeekTSVFormat: Zeek's ASCII conn.log read the way Zeek's own reader reads it."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from zeek_proxy.adapters.zeek_conn import FIELDS, conn_row
-from zeek_proxy.adapters.zeek_tsv import ZeekTSVAdapter, unescape
+from zeek_proxy.formats.zeek.conn import FIELDS, conn_row
+from zeek_proxy.formats.zeek_tsv import ZeekTSVFormat, unescape
+from zeek_proxy.reading.reader import Reader
 from zeek_proxy.errors import MalformedRecordError, SourceLocation
 from zeek_proxy.schema import empty_frame
 
@@ -62,10 +63,10 @@ def record(fields: list[str], sep: str = "\t", end: str = "\n", **over: str) -> 
 
 
 def read(text: str | bytes, strict: bool = False, path: str = "conn.log",
-         chunk_rows: int = 50_000) -> tuple[pd.DataFrame, ZeekTSVAdapter]:
+         chunk_rows: int = 50_000) -> tuple[pd.DataFrame, ZeekTSVFormat]:
     """Run the adapter over `text`; all frames concatenated."""
     data = text.encode() if isinstance(text, str) else text
-    adapter = ZeekTSVAdapter(path, strict=strict, chunk_rows=chunk_rows)
+    adapter = Reader(ZeekTSVFormat(path), strict=strict, chunk_rows=chunk_rows)
     frames = list(adapter.frames(io.BytesIO(data)))
     frame = pd.concat(frames, ignore_index=True) if frames else empty_frame()
     return frame, adapter
@@ -77,7 +78,7 @@ def warning_messages(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [r.getMessage() for r in records.values()]
 
 
-def balanced(adapter: ZeekTSVAdapter) -> bool:
+def balanced(adapter: ZeekTSVFormat) -> bool:
     s = adapter.stats
     return s.read == s.evaluated + s.malformed + s.skipped
 
@@ -121,7 +122,7 @@ def test_separator_line_written_with_space_or_tab(separator_line: str) -> None:
 def test_non_tab_separator_is_honoured() -> None:
     text = header(ZEEK71, sep=",", separator_line="#separator \\x2c", set_sep=";")
     frame, adapter = read(text + record(ZEEK71, sep=","))
-    assert adapter.stats.evaluated == 1 and adapter.separator == ","
+    assert adapter.stats.evaluated == 1 and adapter.format.separator == ","
     assert frame.loc[0, "source.ip"] == "10.0.0.5"
 
 
@@ -140,8 +141,8 @@ def test_custom_set_empty_and_unset_markers() -> None:
     )
     frame, adapter = read(text)
     row = frame.iloc[0]
-    assert adapter.set_separator == ";"
-    assert (adapter.empty_field, adapter.unset_field) == ("EMPTY", "NULL")
+    assert adapter.format.set_separator == ";"
+    assert (adapter.format.empty_field, adapter.format.unset_field) == ("EMPTY", "NULL")
     assert row["network.protocol"] == "-"
     assert row["zeek.connection.history"] == ""
     assert row["zeek.connection.state"] is None

@@ -18,8 +18,8 @@ import click
 import pandas as pd
 
 from zeek_proxy import __version__
-from zeek_proxy.adapters.blocks import MAX_RECORD
-from zeek_proxy.adapters.sniff import FORMATS
+from zeek_proxy.reading.blocks import MAX_RECORD
+from zeek_proxy.formats.sniff import FORMATS
 from zeek_proxy.emit import EMITTERS, ECSEventEmitter
 from zeek_proxy.errors import ConfigError, SourceLocation, ZeekProxyError
 from zeek_proxy.interrupts import Interrupted, Interrupts

@@ -2,7 +2,7 @@
 
 Inputs become partitions: one per gzip file (gzip cannot be split), one per remote
 (fsspec URL) file, and line-aligned byte ranges of large plain files. Each partition
-runs the very function the local engine runs (adapter -> ECS frame -> rule) and returns
+runs the very function the local engine runs (format -> ECS frame -> rule) and returns
 its rule hits and counts; the client folds them with `conclude`, exactly as locally, so
 the two engines agree alert for alert and id for id. Only this module imports Dask.
 """
@@ -17,12 +17,13 @@ from typing import BinaryIO
 import pandas as pd
 
 from zeek_proxy import core
-from zeek_proxy.adapters.blocks import MAX_RECORD
-from zeek_proxy.adapters.inputs import GZIP_MAGIC, expand, is_url, open_log
-from zeek_proxy.adapters.sniff import choose
+from zeek_proxy.reading.blocks import MAX_RECORD
+from zeek_proxy.reading.inputs import GZIP_MAGIC, expand, is_url, open_log
+from zeek_proxy.formats.sniff import choose
 from zeek_proxy.config import Settings
 from zeek_proxy.errors import ConfigError, InputError, SourceLocation
 from zeek_proxy.pipeline import ScanResult, conclude, rule_prefilter
+from zeek_proxy.reading.reader import Reader
 from zeek_proxy.stats import InputStats
 
 PARTITION_BYTES = 64 << 20
@@ -106,18 +107,17 @@ def scan_partition(partition: Partition, settings: Settings, input_format: str =
     errors: list[InputError] = []
     try:
         with open_log(partition.path) as log:
-            adapter_class = choose(log.head, input_format)
-            if adapter_class is None:
+            format_class = choose(log.head, input_format)
+            if format_class is None:
                 raise InputError("not a Zeek or Suricata log (format not recognised)",
                                  SourceLocation(partition.path))
-            adapter = adapter_class(partition.path, stats, strict=strict)
-            adapter.max_record = max_record
+            reader = Reader(format_class(partition.path, stats), strict=strict, max_record=max_record)
             stream = log.stream
             if partition.end is not None:
                 log.raw.seek(partition.start)
-                adapter.resume(partition.first_line, list(partition.header))
+                reader.resume(partition.first_line, list(partition.header))
                 stream = io.BufferedReader(_Range(log.raw, partition.end - partition.start), 1 << 20)
-            for frame in adapter.frames(stream, None if strict else rule_prefilter(settings), jobs=1):
+            for frame in reader.frames(stream, None if strict else rule_prefilter(settings), jobs=1):
                 selected = core.select(frame, settings)
                 stats.matched += len(selected)
                 hits.append(selected)

@@ -1,4 +1,4 @@
-"""The scan pipeline: inputs -> adapters -> ECS frames -> rule -> one alert per connection.
+"""The scan pipeline: inputs -> formats -> ECS frames -> rule -> one alert per connection.
 
 This is the library entry point the CLI calls; it does no printing and never exits.
 """
@@ -13,11 +13,11 @@ from typing import Iterator, Sequence
 import pandas as pd
 
 from zeek_proxy import core
-from zeek_proxy.adapters.base import Adapter
-from zeek_proxy.adapters.blocks import MAX_RECORD
-from zeek_proxy.adapters.inputs import OpenLog, Opened, expand, open_log
-from zeek_proxy.adapters.prefilter import Prefilter
-from zeek_proxy.adapters.sniff import choose
+from zeek_proxy.reading.reader import Reader
+from zeek_proxy.reading.blocks import MAX_RECORD
+from zeek_proxy.reading.inputs import OpenLog, Opened, expand, open_log
+from zeek_proxy.reading.prefilter import Prefilter
+from zeek_proxy.formats.sniff import choose
 from zeek_proxy.config import DEFAULT_SETTINGS, Settings
 from zeek_proxy.errors import InputError, MalformedRecordError, SourceLocation
 from zeek_proxy.ledger import admit, unseen
@@ -77,23 +77,22 @@ def read_frames(
                 if _not_begun(log.head, live=state is not None):
                     stats.format = "empty"
                     continue
-                adapter_class = choose(log.head, input_format)
-                if adapter_class is None:
+                format_class = choose(log.head, input_format)
+                if format_class is None:
                     raise InputError("not a Zeek or Suricata log (format not recognised)",
                                      SourceLocation(path))
-                adapter: Adapter = adapter_class(path, stats, strict=strict)
-                adapter.max_record = max_record
-                start = _resume(state, path, log, adapter) if state and path != "-" else None
+                reader = Reader(format_class(path, stats), strict=strict, max_record=max_record)
+                start = _resume(state, path, log, reader) if state and path != "-" else None
                 if start is _READ_BEFORE:
                     continue
                 tick = (lambda _: progress.update(log.position(), inputs)) if progress else None
                 try:
-                    yield from adapter.frames(log.stream, prefilter, jobs, tick)
+                    yield from reader.frames(log.stream, prefilter, jobs, tick)
                     if start is not None and log.stream is not log.raw:
                         start.progress.archive_size = _raw_size(log) or 0
                 finally:
                     if start is not None:
-                        State.advance(start, adapter.consumed, adapter.lines_read, adapter.header())
+                        State.advance(start, reader.consumed, reader.lines_read, reader.header())
         except MalformedRecordError:
             raise
         except InputError as exc:
@@ -120,8 +119,8 @@ def _raw_size(log: OpenLog) -> int | None:
         return None
 
 
-def _resume(state: State, path: str, log: OpenLog, adapter: Adapter) -> Start:
-    """Position `log` and `adapter` where the last run stopped reading `path`, or
+def _resume(state: State, path: str, log: OpenLog, reader: Reader) -> Start:
+    """Position `log` and `reader` where the last run stopped reading `path`, or
     `_READ_BEFORE` for an archive read to its end before (inflating it again to its
     end would find nothing new)."""
     start = state.start(path, log.head)
@@ -141,8 +140,8 @@ def _resume(state: State, path: str, log: OpenLog, adapter: Adapter) -> Start:
                 if not chunk:
                     break
                 remaining -= len(chunk)
-    adapter.resume(start.line, start.header)
-    adapter.hold_partial = True
+    reader.resume(start.line, start.header)
+    reader.hold_partial = True
     return start
 
 

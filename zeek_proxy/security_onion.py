@@ -12,7 +12,7 @@ from datetime import date, timedelta
 
 import pandas as pd
 
-from zeek_proxy.adapters.inputs import open_log
+from zeek_proxy.reading.inputs import open_log
 
 _FLOW_EVENT = (b'"event_type":"flow"', b'"event_type": "flow"')
 

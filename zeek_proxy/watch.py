@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-from zeek_proxy.adapters.inputs import Opened, expand
+from zeek_proxy.reading.inputs import Opened, expand
 from zeek_proxy.config import Settings
 from zeek_proxy.errors import InputError, SourceLocation
 from zeek_proxy.pipeline import ScanResult, scan

@@ -1,12 +1,12 @@
 """Stage one without finding every line end, for blocks the first pass leaves few lines of.
 
 Finding every newline of a block (to number its lines) costs about as much as the
-Hyperscan pass itself. An adapter whose first pass leaves few lines (Zeek TSV: a few
+Hyperscan pass itself. A format whose first pass leaves few lines (Zeek TSV: a few
 hundred of a 12 MB block) names that pattern, and Hyperscan runs it over the raw block
 together with a pattern for lines that need the full way (a header, a blank line, a
-line starting with white space) and the adapter's own such signals. If none occurs,
+line starting with white space) and the format's own such signals. If none occurs,
 only the lines the pattern matched are cut out (their ends found around each match),
-judged by the adapter's `select` like any lines, and the lines chosen are numbered by
+judged by the format's `select` like any lines, and the lines chosen are numbered by
 counting newlines up to each of them. Otherwise, and without Hyperscan, the block goes
 the full way (`workers.every_line_chosen`); both ways choose the same lines, which the
 tests check. JSON's first pass leaves thousands of lines a block: cutting them out
@@ -15,17 +15,13 @@ costs more than finding every line end, so JSON always goes the full way.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 import pyarrow as pa
 
-from zeek_proxy.adapters import linescan
-from zeek_proxy.adapters.blocks import Block
-from zeek_proxy.adapters.prefilter import Chosen, Prefilter
-
-if TYPE_CHECKING:  # base imports workers, which imports this module
-    from zeek_proxy.adapters.base import Adapter
+from zeek_proxy.formats.base import Format
+from zeek_proxy.reading import linescan
+from zeek_proxy.reading.blocks import Block
+from zeek_proxy.reading.prefilter import Chosen, Prefilter
 
 #: A line starting so may be a header or blank: the block goes the full way.
 ODD_LINE_START = r"^[#\xef \t\r\n\x0b\x0c\x1c-\x1f]"
@@ -35,13 +31,14 @@ _COUNT_STEP = 1 << 20
 _MIN_STEP = 64 << 10
 
 
-def sparse_chosen(adapter: Adapter, block: Block, prefilter: Prefilter) -> Chosen | None:
+def sparse_chosen(format: Format, block: Block, prefilter: Prefilter, at_file_start: bool,
+                  max_record: int) -> Chosen | None:
     """Stage one for `block` from its first-pass matches alone, or None when the block
     has to go the full way."""
-    first_pass = adapter.sparse_pass(prefilter)
-    step = min(_COUNT_STEP, adapter.max_record // 2)
+    first_pass = format.sparse_pass(prefilter)
+    step = min(_COUNT_STEP, max_record // 2)
     if first_pass is None or step < _MIN_STEP or not block.terminated \
-            or (block.offset == 0 and adapter._at_file_start):
+            or (block.offset == 0 and at_file_start):
         return None
     pattern, signals = first_pass
     found = linescan.ends_and_signals(block.data, pattern, (ODD_LINE_START, *signals))
@@ -49,7 +46,7 @@ def sparse_chosen(adapter: Adapter, block: Block, prefilter: Prefilter) -> Chose
         return None
     starts, ends = _spans(block, found[0])
     lines = pa.array([bytes(block.data[s:e]) for s, e in zip(starts, ends)], type=pa.large_binary())
-    selection = adapter.select(lines, [], prefilter)
+    selection = format.select(lines, [], prefilter)
     if selection.skipped:
         return None
     parse = np.asarray(selection.parse, dtype=np.int64)

@@ -11,16 +11,16 @@ from typing import Any
 
 import pyarrow as pa
 
-from zeek_proxy.adapters import values
-from zeek_proxy.adapters.base import Adapter
-from zeek_proxy.adapters.jsonlines import load_object
-from zeek_proxy.adapters.prefilter import Prefilter, Selection, select_json
+from zeek_proxy.formats import values
+from zeek_proxy.formats.base import Format
+from zeek_proxy.formats.jsonlines import load_object, select_json
+from zeek_proxy.reading.prefilter import Prefilter, Selection
 
 #: IANA numbers Suricata may write instead of names.
 _PROTOCOL_NAMES = {1: "icmp", 6: "tcp", 17: "udp", 58: "ipv6-icmp", 132: "sctp"}
 
 
-class SuricataAdapter(Adapter):
+class EveFormat(Format):
     name = "suricata-eve"
     module = "suricata"
     dataset = "suricata.eve"

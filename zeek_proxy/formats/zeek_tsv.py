@@ -16,13 +16,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from zeek_proxy.adapters import linescan
-from zeek_proxy.adapters.base import Adapter, decode
-from zeek_proxy.adapters.blocks import Block
-from zeek_proxy.adapters.prefilter import (
+from zeek_proxy.reading import linescan
+from zeek_proxy.formats.base import Format, decode
+from zeek_proxy.reading.blocks import Block
+from zeek_proxy.reading.prefilter import (
     Prefilter, Selection, blank_lines, cell_endpoints, lines_starting_with, not_starting_with, records_of,
 )
-from zeek_proxy.adapters.zeek_conn import FIELDS, conn_row, is_conn_path, looks_like_conn
+from zeek_proxy.formats.zeek.conn import FIELDS, conn_row, is_conn_path, looks_like_conn
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ def unescape(text: str) -> str:
     return out.decode("utf-8", "replace")
 
 
-class ZeekTSVAdapter(Adapter):
+class ZeekTSVFormat(Format):
     name = "zeek-tsv"
     module = "zeek"
     dataset = "zeek.connection"

@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from zeek_proxy.adapters.blocks import line_offsets
+from zeek_proxy.reading.blocks import line_offsets
 
 try:
     import hyperscan

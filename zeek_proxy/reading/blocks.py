@@ -20,7 +20,7 @@ from typing import Any, BinaryIO, Iterator
 import numpy as np
 import pyarrow as pa
 
-from zeek_proxy.adapters.inputs import GZIP_ERRORS
+from zeek_proxy.reading.inputs import GZIP_ERRORS
 
 BLOCK_SIZE = 12 << 20
 #: A mapped file's first block is at most this large: the main thread judges it alone

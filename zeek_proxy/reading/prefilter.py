@@ -2,7 +2,7 @@
 
 The caller says, in ECS terms, what a record must be to be worth parsing: its
 destination port in `ports`, and `keep` true of its endpoints (transport, source,
-destination, destination port). Adapters find the lines whose destination port is
+destination, destination port). Formats find the lines whose destination port is
 written as one of those numbers (one pattern over the whole block, see `linescan`),
 read the endpoints of those lines only (Arrow kernels on TSV cells, a JSON decoder on
 JSON lines), and ask `keep` of each. A line is dropped only when that is certain:
@@ -21,9 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from zeek_proxy.adapters.blocks import line_offsets
-from zeek_proxy.adapters.jsonlines import load_object
-from zeek_proxy.adapters.linescan import matching
+from zeek_proxy.reading.blocks import line_offsets
 from zeek_proxy.core.networks import END, NEVER, NetworkSet
 from zeek_proxy.core.rule import Endpoints
 
@@ -121,62 +119,6 @@ def records_of(lines: pa.Array, force: list[int], not_records: np.ndarray) -> tu
     """How many lines are records, and which forced lines are records."""
     excluded = set(not_records.tolist())
     return len(lines) - len(excluded), [i for i in force if i not in excluded]
-
-
-#: A decoded record's endpoints as the full parser reads them, or None when a value is
-#: not the plain kind the pre-filter judges.
-EndpointsOf = Callable[[dict[str, Any]], Endpoints | None]
-
-
-def select_json(lines: pa.Array, force: list[int], prefilter: Prefilter,
-                keys: tuple[str, str], endpoints: EndpointsOf) -> Selection:
-    """Stage one for JSON lines whose destination and destination port sit under `keys`.
-
-    Lines that hold a proxy port under the port key, and a destination that is not an
-    excluded address, are decoded, and `endpoints` reads their 4-tuple as the full parser
-    would; a line it cannot judge (not JSON, an unusual value) goes to the parser.
-    """
-    destination_key, port_key = keys
-    records, forced = records_of(lines, force, blank_lines(lines))
-    candidates = matching(lines, rf'{_key(port_key)}\s*:\s*"?{prefilter.port_pattern}\b')
-    parse = set(forced)
-    prefixes = prefilter.excluded_destinations.ipv4_prefixes if prefilter.excluded_destinations else None
-    chosen = lines.take(pa.array(candidates))
-    if len(candidates) and prefixes:
-        kept = matching(chosen, _destination_kept(destination_key, prefixes))
-        candidates, chosen = candidates[kept], chosen.take(pa.array(kept))
-    for index, line in zip(candidates.tolist(), chosen.to_pylist()):
-        try:
-            record = load_object(line)
-        except ValueError:
-            record = None  # malformed: the parser says why
-        four = endpoints(record) if record is not None else None
-        if four is None or prefilter.keep(four):
-            parse.add(index)
-    return Selection(parse=sorted(parse), filtered=records - len(parse))
-
-
-def _destination_kept(key: str, prefixes: tuple[str, ...]) -> str:
-    """A pattern for lines that hold `key` with a value the rule may accept: not a
-    string, or a string that begins with none of `prefixes`. A line lacking it holds no
-    destination at all, or all of its copies (duplicates, an initiator object's) are
-    excluded; either way it cannot alert. A dotted key ("id.resp_h") may also be written
-    nested ({"id": {"resp_h": ...}}); such lines are kept for the parser to judge."""
-    value = not_starting_with(prefixes, end='"')
-    pattern = rf'"{re.escape(key)}"\s*:\s*(?:[^"\s]|"{value})'
-    if "." in key:
-        pattern += rf'|"{re.escape(key.rsplit(".", 1)[1])}"\s*:'
-    return pattern
-
-
-def _key(key: str) -> str:
-    """A pattern for `key` as a JSON key. A dotted key ("id.resp_p") may also be
-    written nested ({"id": {"resp_p": ...}}), which the Zeek JSON reader accepts; the
-    end of the name finds both forms, where an alternative of the two names would
-    halve Hyperscan's speed (it also finds other keys ending so: the next steps judge)."""
-    if "." in key:
-        return re.escape(key.rsplit(".", 1)[1]) + '"'
-    return f'"{re.escape(key)}"'
 
 
 @lru_cache(maxsize=64)  # called for every block with the same few arguments

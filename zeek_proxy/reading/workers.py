@@ -9,28 +9,26 @@ send back only which lines to parse (a few per thousand) and the counts. Everyth
 else (gzip, pipes, logs still being written, small files, one job, platforms without
 fork) uses threads.
 
-Either way a worker judges a block on a copy of the adapter, taken when the block is
-handed out.
+Either way a worker judges a block with a `StageJob`: a copy of the format taken when
+the block is handed out, and what stage one needs to know of the input.
 """
 
 from __future__ import annotations
 
-import copy
 import mmap
 import multiprocessing
 import signal
 import sys
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
 import numpy as np
+import pyarrow as pa
 
-from zeek_proxy.adapters.blocks import Block, line_offsets
-from zeek_proxy.adapters.prefilter import Chosen, Prefilter
-from zeek_proxy.adapters.sparse import sparse_chosen
-
-if TYPE_CHECKING:  # base imports this module
-    from zeek_proxy.adapters.base import Adapter
+from zeek_proxy.formats.base import Format
+from zeek_proxy.reading.blocks import Block, line_offsets, lines_of
+from zeek_proxy.reading.prefilter import Chosen, Prefilter, Selection
+from zeek_proxy.reading.sparse import sparse_chosen
 
 #: Mapped files at least this large are pre-filtered by processes: forking costs a few
 #: milliseconds, a block's work ten or more.
@@ -41,13 +39,24 @@ PROCESS_MIN_BYTES = 64 << 20
 _inherited: tuple[mmap.mmap, Prefilter] | None = None
 
 
+@dataclass
+class StageJob:
+    """What stage one needs to judge a block of an input: its format (a copy, as it stood
+    when the block was handed out), whether the block's first line is the file's first,
+    and the record size limit."""
+
+    format: Format
+    at_file_start: bool
+    max_record: int
+
+
 class StageOne:
     """Runs stage one for the blocks of one input, in threads or forked processes,
     chosen at its first block."""
 
-    def __init__(self, adapter: Adapter, prefilter: Prefilter, jobs: int, first: Block) -> None:
+    def __init__(self, prefilter: Prefilter, jobs: int, first: Block) -> None:
         global _inherited
-        self.adapter, self.prefilter = adapter, prefilter
+        self.prefilter = prefilter
         self.forked = (jobs > 1 and first.source is not None
                        and len(first.source) >= PROCESS_MIN_BYTES and _can_fork())
         if self.forked:
@@ -59,14 +68,11 @@ class StageOne:
         else:
             self.executor = ThreadPoolExecutor(jobs)
 
-    def submit(self, block: Block) -> Future[Chosen]:
-        """Stage one for `block`, on a copy of the adapter as it stands now, so that
-        the main thread may go on changing it."""
-        snapshot = copy.copy(self.adapter)
-        snapshot._rows = []  # rows waiting for a frame stay here
+    def submit(self, job: StageJob, block: Block) -> Future[Chosen]:
+        """Stage one for `block`."""
         if self.forked:
-            return self.executor.submit(_stage_one_forked, snapshot, block.start, block.length, block.offset)
-        return self.executor.submit(chosen, snapshot, block, self.prefilter)
+            return self.executor.submit(_stage_one_forked, job, block.start, block.length, block.offset)
+        return self.executor.submit(chosen, job, block, self.prefilter)
 
     def shutdown(self) -> None:
         global _inherited
@@ -87,29 +93,46 @@ def _can_fork() -> bool:
     return "fork" in multiprocessing.get_all_start_methods() and not multiprocessing.current_process().daemon
 
 
-def chosen(adapter: Adapter, block: Block, prefilter: Prefilter) -> Chosen:
+def chosen(job: StageJob, block: Block, prefilter: Prefilter) -> Chosen:
     """Stage one for `block`, as the lines to parse and the counts: from the first
     pass's matches alone where that is possible (`sparse`), else from all its lines."""
-    quick = sparse_chosen(adapter, block, prefilter)
-    return quick if quick is not None else every_line_chosen(adapter, block, prefilter)
+    quick = sparse_chosen(job.format, block, prefilter, job.at_file_start, job.max_record)
+    return quick if quick is not None else every_line_chosen(job, block, prefilter)
 
 
-def every_line_chosen(adapter: Adapter, block: Block, prefilter: Prefilter) -> Chosen:
-    """Stage one for `block` the full way: every line found, then `select`."""
-    lines, selection = adapter._stage_one(block, prefilter)
+def every_line_chosen(job: StageJob, block: Block, prefilter: Prefilter) -> Chosen:
+    """Stage one for `block` the full way: every line found, then the format's `select`."""
+    lines, selection = _judged(job, block, prefilter)
     offsets = line_offsets(lines)
     parse = np.asarray(selection.parse, dtype=np.int64)
     return Chosen(len(lines), parse, offsets[parse], offsets[parse + 1], selection.filtered, selection.skipped)
 
 
-def _stage_one_forked(adapter: Adapter, start: int, length: int, offset: int) -> Chosen:
+def _judged(job: StageJob, block: Block, prefilter: Prefilter) -> tuple[pa.Array, Selection]:
+    """A block's lines and what to do with them; falls back to parsing every line
+    when the kernels refuse the bytes."""
+    lines = lines_of(block)
+    # The file's first line (format check, non-conn warning) and a last line cut
+    # short (counted malformed) always go to the full parser.
+    force = [0] if block.offset == 0 and job.at_file_start else []
+    if not block.terminated:
+        force.append(len(lines) - 1)
+    lengths = np.diff(line_offsets(lines))
+    force.extend(np.flatnonzero(lengths > job.max_record).tolist())  # counted malformed
+    try:
+        return lines, job.format.select(lines, force, prefilter)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, UnicodeDecodeError):
+        return lines, Selection(parse=list(range(len(lines))))
+
+
+def _stage_one_forked(job: StageJob, start: int, length: int, offset: int) -> Chosen:
     """Stage one in a forked process, on a block of the inherited map; its pages are
     let go afterwards, so that a process's memory stays one block whatever the file."""
     assert _inherited is not None
     source, prefilter = _inherited
     block = Block(memoryview(source)[start : start + length], length, offset, source=source, start=start)
     try:
-        return chosen(adapter, block, prefilter)
+        return chosen(job, block, prefilter)
     finally:
         first = start - start % mmap.PAGESIZE
         source.madvise(mmap.MADV_DONTNEED, first, start + length - first)

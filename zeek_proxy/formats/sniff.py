@@ -4,28 +4,28 @@ from __future__ import annotations
 
 import json
 
-from zeek_proxy.adapters.base import Adapter
-from zeek_proxy.adapters.suricata import SuricataAdapter
-from zeek_proxy.adapters.zeek_json import ZeekJSONAdapter
-from zeek_proxy.adapters.zeek_tsv import ZeekTSVAdapter
+from zeek_proxy.formats.base import Format
+from zeek_proxy.formats.eve import EveFormat
+from zeek_proxy.formats.zeek_json import ZeekJSONFormat
+from zeek_proxy.formats.zeek_tsv import ZeekTSVFormat
 
 #: --format spellings -> the adapters they allow.
-ADAPTERS: dict[str, tuple[type[Adapter], ...]] = {
-    "auto": (ZeekTSVAdapter, ZeekJSONAdapter, SuricataAdapter),
-    "zeek": (ZeekTSVAdapter, ZeekJSONAdapter),
-    "suricata": (SuricataAdapter,),
+FORMATS_ALLOWED: dict[str, tuple[type[Format], ...]] = {
+    "auto": (ZeekTSVFormat, ZeekJSONFormat, EveFormat),
+    "zeek": (ZeekTSVFormat, ZeekJSONFormat),
+    "suricata": (EveFormat,),
 }
-FORMATS = tuple(ADAPTERS)
+FORMATS = tuple(FORMATS_ALLOWED)
 
 _EVE_KEYS = ("event_type", "src_ip", "dest_ip", "flow_id")
 _ZEEK_KEYS = ("uid", "id.orig_h", "_path", "id")
 
 
-def sniff(head: bytes) -> type[Adapter] | None:
+def sniff(head: bytes) -> type[Format] | None:
     """The adapter for a log starting with `head`, or None when it is no log we know."""
     text = head.removeprefix(b"\xef\xbb\xbf").lstrip()
     if text.startswith(b"#"):
-        return ZeekTSVAdapter
+        return ZeekTSVFormat
     if not text.startswith(b"{"):
         return None
     for line in text.splitlines()[:20]:
@@ -35,20 +35,20 @@ def sniff(head: bytes) -> type[Adapter] | None:
             continue
         if isinstance(obj, dict):
             if any(k in obj for k in _EVE_KEYS):
-                return SuricataAdapter
+                return EveFormat
             if any(k in obj for k in _ZEEK_KEYS):
-                return ZeekJSONAdapter
+                return ZeekJSONFormat
     return None
 
 
-def choose(head: bytes, fmt: str = "auto") -> type[Adapter] | None:
+def choose(head: bytes, fmt: str = "auto") -> type[Format] | None:
     """The adapter for a log whose text starts with `head`, within what `fmt` allows."""
     found = sniff(head)
-    allowed = ADAPTERS[fmt]
+    allowed = FORMATS_ALLOWED[fmt]
     if found in allowed:
         return found
     if fmt == "suricata":
-        return SuricataAdapter
+        return EveFormat
     if fmt == "zeek":
-        return ZeekTSVAdapter if head.lstrip()[:1] != b"{" else ZeekJSONAdapter
+        return ZeekTSVFormat if head.lstrip()[:1] != b"{" else ZeekJSONFormat
     return None

@@ -7,15 +7,15 @@ from typing import Any
 
 import pyarrow as pa
 
-from zeek_proxy.adapters.base import Adapter
-from zeek_proxy.adapters.jsonlines import load_object
-from zeek_proxy.adapters.prefilter import Prefilter, Selection, select_json
-from zeek_proxy.adapters.zeek_conn import conn_row, is_conn_path, looks_like_conn
+from zeek_proxy.formats.base import Format
+from zeek_proxy.formats.jsonlines import load_object, select_json
+from zeek_proxy.reading.prefilter import Prefilter, Selection
+from zeek_proxy.formats.zeek.conn import conn_row, is_conn_path, looks_like_conn
 
 logger = logging.getLogger(__name__)
 
 
-class ZeekJSONAdapter(Adapter):
+class ZeekJSONFormat(Format):
     name = "zeek-json"
     module = "zeek"
     dataset = "zeek.connection"

@@ -1,41 +1,29 @@
-"""What every adapter shares: line numbering, accounting, chunking, --strict, and the
-two ways of reading: every line through the full parser, or pre-filtered blocks.
+"""The reader: drives a log format over a stream, numbering lines, accounting every
+record, chunking rows into ECS frames, applying --strict, and choosing between the two
+ways of reading: every line through the format's parser, or blocks pre-filtered by
+workers (`workers`, `sparse`) so that only lines that could match are parsed.
 
-Implementing an adapter:
-
-1. Subclass `Adapter`, set `name`, `module` and `dataset`.
-2. Implement `parse(lineno, line, terminated)`: return a row dict of ECS columns, or
-   None for a line that is not a record (headers, blanks). Call `self.skip(...)` for a
-   record that is deliberately not evaluated, raise `ValueError(reason)` for a malformed
-   one. Each of the three counts the record as read.
-3. For the fast path, implement `select(lines, force, prefilter)`: given a block's
-   lines as an Arrow array, return a `Selection` naming the lines that could match
-   (they go to `parse`, and so do the `force`d ones when they are records) and counting
-   the records that cannot. It runs in worker threads or processes (see `workers`) on
-   a copy of the adapter, so it must not change the adapter. An adapter whose state
-   changes with the lines it reads (Zeek TSV headers) reports that state in `header()`;
-   a block judged under a header that has changed since is judged again, and
-   `needs_main_thread(block)` keeps the first block, which sets it, in the main thread.
+A format (`formats.base.Format`) knows line syntax and mapping; the reader knows files,
+blocks and workers. The format never imports the reader.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections import deque
 from concurrent.futures import Future
-from typing import Any, BinaryIO, Callable, ClassVar, Iterator
+from typing import Any, BinaryIO, Callable, Iterator
 
-import numpy as np
 import pandas as pd
-import pyarrow as pa
 
-from zeek_proxy.adapters.blocks import MAX_RECORD, Block, line_offsets, lines_of, read_blocks
-from zeek_proxy.adapters.inputs import GZIP_ERRORS
-from zeek_proxy.adapters.prefilter import Chosen, Prefilter, Selection
-from zeek_proxy.adapters.workers import StageOne, chosen
 from zeek_proxy.errors import InputError, MalformedRecordError, SourceLocation
+from zeek_proxy.formats.base import Format
+from zeek_proxy.reading.blocks import MAX_RECORD, Block, read_blocks
+from zeek_proxy.reading.inputs import GZIP_ERRORS
+from zeek_proxy.reading.prefilter import Chosen, Prefilter
+from zeek_proxy.reading.workers import StageJob, StageOne, chosen
 from zeek_proxy.schema import frame_from_rows
-from zeek_proxy.stats import InputStats
 
 logger = logging.getLogger(__name__)
 
@@ -50,18 +38,14 @@ _READ_ERRORS = (OSError, *GZIP_ERRORS)
 Progress = Callable[[int], None]
 
 
-class Adapter:
-    """Reads one input stream into ECS frames, counting every record."""
+class Reader:
+    """Reads one input stream into ECS frames through its `format`, counting every record."""
 
-    name: ClassVar[str]
-    module: ClassVar[str]
-    dataset: ClassVar[str]
-
-    def __init__(self, path: str, stats: InputStats | None = None, strict: bool = False,
-                 chunk_rows: int = CHUNK_ROWS) -> None:
-        self.path = path
-        self.stats = stats if stats is not None else InputStats(path)
-        self.stats.format = self.name
+    def __init__(self, format: Format, strict: bool = False, chunk_rows: int = CHUNK_ROWS,
+                 max_record: int = MAX_RECORD) -> None:
+        self.format = format
+        self.stats = format.stats
+        self.path = format.path
         self.strict = strict
         self.chunk_rows = chunk_rows
         self._rows: list[dict[str, Any]] = []
@@ -69,45 +53,27 @@ class Adapter:
         self._at_file_start = True
         self.hold_partial = False  # leave a last line without newline for the next read
         self.consumed = 0  # bytes of the stream read as whole records (for checkpoints)
-        self.max_record = MAX_RECORD  # longer records are malformed, and never held in memory
+        self.max_record = max_record  # longer records are malformed, and never held in memory
 
     def resume(self, line: int, header: list[str]) -> None:
         """Continue a file after `line` lines, under the header lines in force there."""
         self._lines_read = line
         self._at_file_start = line == 0
-        for text in header:
-            self.parse(0, text.encode() + b"\n", True)
+        self.format.resume(header)
 
     def header(self) -> list[str]:
         """Header lines in force at the current position (for checkpoints)."""
-        return []
+        return self.format.header()
 
     @property
     def lines_read(self) -> int:
         """Lines of the file read so far."""
         return self._lines_read
 
-    # -- for subclasses -------------------------------------------------------------
-    def parse(self, lineno: int, line: bytes, terminated: bool) -> dict[str, Any] | None:
-        raise NotImplementedError
-
-    def select(self, lines: pa.Array, force: list[int], prefilter: Prefilter) -> Selection:
-        """Stage one of the fast path; the default parses every line."""
-        return Selection(parse=list(range(len(lines))))
-
-    def sparse_pass(self, prefilter: Prefilter) -> tuple[str, tuple[str, ...]] | None:
-        """For stage one from raw bytes (`sparse`): a pattern every line `select` may
-        choose matches, and patterns whose presence sends a block the full way; None
-        to always go the full way."""
-        return None
-
-    def needs_main_thread(self, block: Block) -> bool:
-        return False
-
-    def skip(self, lineno: int, reason: str) -> None:
-        """Count a record read but deliberately not evaluated."""
-        self.stats.read += 1
-        self.stats.skipped += 1
+    def job(self) -> StageJob:
+        """What stage one needs, on a copy of the format as it stands now, so that the
+        main thread may go on changing it."""
+        return StageJob(copy.copy(self.format), self._at_file_start, self.max_record)
 
     # -- reading --------------------------------------------------------------------
     def frames(self, stream: BinaryIO, prefilter: Prefilter | None = None, jobs: int = 1,
@@ -171,13 +137,13 @@ class Adapter:
                     self._lines_read += 1
                     self.consumed += block.dropped
                     yield self._lines_read, None, True  # type: ignore[misc]
-                elif self.needs_main_thread(block):
+                elif self.format.needs_main_thread(block):
                     while pending:
                         yield from self._pending(pending, prefilter)
-                    yield from self._chosen(block, chosen(self, block, prefilter))
+                    yield from self._chosen(block, chosen(self.job(), block, prefilter))
                 else:
-                    workers = workers or StageOne(self, prefilter, jobs, block)
-                    pending.append((block, self.header(), workers.submit(block)))
+                    workers = workers or StageOne(prefilter, jobs, block)
+                    pending.append((block, self.header(), workers.submit(self.job(), block)))
                     while len(pending) > BLOCKS_AHEAD * jobs:
                         yield from self._pending(pending, prefilter)
                 if progress:
@@ -192,22 +158,6 @@ class Adapter:
             if workers is not None:
                 workers.shutdown()
 
-    def _stage_one(self, block: Block, prefilter: Prefilter) -> tuple[pa.Array, Selection]:
-        """A block's lines and what to do with them; falls back to parsing every line
-        when the kernels refuse the bytes."""
-        lines = lines_of(block)
-        # The file's first line (format check, non-conn warning) and a last line cut
-        # short (counted malformed) always go to the full parser.
-        force = [0] if block.offset == 0 and self._at_file_start else []
-        if not block.terminated:
-            force.append(len(lines) - 1)
-        lengths = np.diff(line_offsets(lines))
-        force.extend(np.flatnonzero(lengths > self.max_record).tolist())  # counted malformed
-        try:
-            return lines, self.select(lines, force, prefilter)
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, UnicodeDecodeError):
-            return lines, Selection(parse=list(range(len(lines))))
-
     def _pending(self, pending: deque[tuple[Block, list[str], Future[Chosen]]],
                  prefilter: Prefilter) -> Iterator[tuple[int, bytes, bool]]:
         """The oldest block's chosen lines. A worker judged the block under the header
@@ -216,7 +166,7 @@ class Adapter:
         block, header, future = pending.popleft()
         result = future.result()
         if header != self.header():
-            result = chosen(self, block, prefilter)
+            result = chosen(self.job(), block, prefilter)
         return self._chosen(block, result)
 
     def _chosen(self, block: Block, result: Chosen) -> Iterator[tuple[int, bytes, bool]]:
@@ -236,7 +186,7 @@ class Adapter:
             self._malformed(lineno, f"record longer than the {self.max_record}-byte limit")
             return
         try:
-            row = self.parse(lineno, line, terminated)
+            row = self.format.parse(lineno, line, terminated)
         except ValueError as exc:
             self._malformed(lineno, str(exc))
             return
@@ -261,8 +211,8 @@ class Adapter:
         rows, self._rows = self._rows, []
         self.stats.evaluated += len(rows)
         for row in rows:
-            row["event.module"] = self.module
-            row["event.dataset"] = self.dataset
+            row["event.module"] = self.format.module
+            row["event.dataset"] = self.format.dataset
             row["log.file.path"] = self.path
         return frame_from_rows(rows)
 
@@ -275,10 +225,3 @@ def _lines(data: bytes) -> list[bytes]:
     if last:
         out.append(last)
     return out
-
-
-def decode(line: bytes) -> str:
-    """A log line as text: BOM and line end removed, bad UTF-8 replaced."""
-    if line.startswith(b"\xef\xbb\xbf"):
-        line = line[3:]
-    return line.decode("utf-8", "replace").rstrip("\n").rstrip("\r")
