@@ -141,7 +141,7 @@ def test_a_rotated_output_is_not_written_into_again(tmp_path: Path, caplog: pyte
     out.rename(tmp_path / "alerts.1.ndjson")
     out.write_text("")
     settle(state)
-    assert out.read_text() == "" and "changed since the last run" in caplog.text
+    assert out.read_text() == "" and "changed (rotated?) since the last run" in caplog.text
 
 
 # -- --max-signals with a state --------------------------------------------------------
@@ -311,3 +311,26 @@ def test_watch_ends_on_sigint_with_130_after_saving_its_batch(tmp_path: Path) ->
     _, err = watcher.communicate(timeout=30)
     assert watcher.returncode == 130 and err == "zeek-proxy: interrupted\n"
     assert len(ids(out)) == 5 and json.loads(state.read_text())["files"][0]["offset"] > 0
+
+
+def test_a_signal_during_the_held_section_waits_for_its_end() -> None:
+    """Alerts and the checkpoint are written together: a SIGTERM in between is acted
+    on only once both are done."""
+    from zeek_proxy.interrupts import Interrupted, Interrupts
+
+    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    done = []
+    try:
+        interrupts = Interrupts().install()
+        with pytest.raises(Interrupted) as stopped:
+            with interrupts.held():
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(0.05)  # the handler runs here, and must not raise
+                done.append("alerts and state written")
+        assert done and stopped.value.exit_code == 143
+        with pytest.raises(Interrupted):  # outside a held section it stops at once
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(1)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)

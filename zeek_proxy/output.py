@@ -143,23 +143,24 @@ def settle(state: State) -> None:
         return
     state.outbox = None
     if not os.path.isfile(box.path):
-        logger.warning("%s: gone since the last run; the %d alert line(s) that run may not have "
-                       "finished writing are not written again", box.path, box.text.count("\n"))
+        _not_rewritten(box, "gone")
         return
     try:
         with open(box.path, "ab") as out:
             info = os.fstat(out.fileno())
             data = box.text.encode("utf-8")
             if info.st_ino != box.inode or not box.size <= info.st_size <= box.size + len(data):
-                logger.warning("%s: changed since the last run (rotated?); the %d alert line(s) "
-                               "that run may not have finished writing are not written again",
-                               box.path, box.text.count("\n"))
-                return
-            if info.st_size < box.size + len(data):
+                _not_rewritten(box, "changed (rotated?)")
+            elif info.st_size < box.size + len(data):
                 logger.warning("%s: completing the alerts an interrupted run left half-written", box.path)
                 _write_from(out, box.size, data)
     except OSError as exc:
         raise _cannot_write(box.path, exc) from None
+
+
+def _not_rewritten(box: Outbox, how: str) -> None:
+    logger.warning("%s: %s since the last run; the %d alert line(s) that run may not have finished "
+                   "writing are not written again", box.path, how, box.text.count("\n"))
 
 
 def _emit(out: TextIO, alerts: pd.DataFrame, to: str, header: bool, footer: bool) -> None:

@@ -104,7 +104,8 @@ class State:
             raise ConfigError("not a zeek-proxy state file (or a newer version)", SourceLocation(path))
         try:
             for entry in data.get("files", []):
-                entry.pop("device", None), entry.pop("inode", None)  # version 1 knew files by inode too
+                for gone in ("device", "inode"):  # version 1 knew files by inode too
+                    entry.pop(gone, None)
                 state.files.append(FileProgress(**entry))
             state.alerted = {str(k): float(v) for k, v in data.get("alerted", {}).items()}
             state.pending = list(data.get("pending", []))
