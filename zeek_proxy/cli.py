@@ -31,7 +31,7 @@ from zeek_proxy.timespec import parse_time
 from zeek_proxy.errors import MalformedRecordError
 from zeek_proxy.pipeline import ScanResult, input_size, read_frames, scan as run_scan, with_suppressed
 from zeek_proxy.watch import follow
-from zeek_proxy.config import Settings, build_settings, to_toml
+from zeek_proxy.config import PROFILES, Settings, build_settings, to_toml
 from zeek_proxy.core import RULE, fill_community_id
 from zeek_proxy.core.explain import explain as explain_connection
 from zeek_proxy.stats import InputStats, render, render_allow
@@ -95,8 +95,17 @@ class TimeParam(click.ParamType):
             self.fail(str(exc), param, ctx)
 
 
+def _keep_profile(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    ctx.meta["zeek_proxy.profile"] = value
+
+
 def config_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """-c and -a, shared by every command that applies the rule."""
+    """-c, -a and --profile, shared by every command that applies the rule (`_settings`
+    reads them all)."""
+    command = click.option("--profile", type=click.Choice(list(PROFILES)), default=None,
+                           expose_value=False, callback=_keep_profile, is_eager=True,
+                           help="Which Elastic version of the rule (replaces the config's "
+                                "[rule] profile) [default: elastic-v3].")(command)
     command = click.option("-a", "--allowlist", "allowlists", multiple=True, metavar="PATH",
                            help="Extra allowlist: TOML [[allow]] entries, a Zeek table with an ip or "
                                 "subnet column, or one address/CIDR per line. Repeatable.")(command)
@@ -106,8 +115,9 @@ def config_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
 def _settings(config: str | None, allowlists: tuple[str, ...]) -> Settings:
     """Effective settings; warns about allow entries that no longer apply today."""
+    profile = click.get_current_context().meta.get("zeek_proxy.profile")
     try:
-        settings = build_settings(config, allowlists)
+        settings = build_settings(config, allowlists, profile)
     except ZeekProxyError as exc:
         raise CLIError(exc) from None
     for entry in settings.expired_entries():
@@ -466,6 +476,7 @@ def rule(config: str | None, allowlists: tuple[str, ...]) -> None:
     settings = _settings(config, allowlists)
     meta = (
         f"{RULE.name} (Elastic rule {RULE.id}, version {RULE.version})",
+        f"profile {settings.profile}: {PROFILES[settings.profile].query}",
         f"severity {RULE.severity}, risk score {RULE.risk_score:g}; "
         f"{RULE.tactic_id} {RULE.tactic_name} / {RULE.technique_id} {RULE.technique_name}",
         "known false positives: " + "; ".join(RULE.false_positives),
@@ -496,6 +507,15 @@ def _write_text(text: str, output: str) -> None:
         raise CLIError(exc) from None
 
 
+def _exportable(settings: Settings) -> Settings:
+    """The settings, unless their profile has a branch the exports cannot express."""
+    if settings.outbound:
+        raise CLIError(ConfigError(f"cannot export profile {settings.profile}: its branch on Zeek's "
+                                   "network direction (local_orig/local_resp) is not exported; use "
+                                   "elastic-v3 or later"))
+    return settings
+
+
 def _exported(build: Callable[[], Any]) -> Any:
     """`build()`, with a config the target cannot express (ValueError) or a package folder
     that cannot be written (OSError) as one exit-2 line instead of a traceback."""
@@ -522,7 +542,7 @@ def export_sigma(config: str | None, allowlists: tuple[str, ...], output: str, f
     """
     from zeek_proxy.export.sigma import to_sigma
 
-    settings = _settings(config, allowlists)
+    settings = _exportable(_settings(config, allowlists))
     _write_text(_exported(lambda: to_sigma(settings, fields=fields)), output)
 
 
@@ -540,7 +560,7 @@ def export_zeek(config: str | None, allowlists: tuple[str, ...], output: str, pa
     """
     from zeek_proxy.export.zeek import to_zeek_script, write_package
 
-    settings = _settings(config, allowlists)
+    settings = _exportable(_settings(config, allowlists))
     if package:
         for path in _exported(lambda: write_package(settings, package)):
             click.echo(str(path), err=True)
@@ -562,7 +582,7 @@ def export_suricata(config: str | None, allowlists: tuple[str, ...], output: str
     """
     from zeek_proxy.export.suricata import to_suricata_rules
 
-    settings = _settings(config, allowlists)
+    settings = _exportable(_settings(config, allowlists))
     _write_text(_exported(lambda: to_suricata_rules(settings, sid_base=sid_base)), output)
 
 

@@ -1,7 +1,7 @@
 """The effective settings of a run: one frozen value, built once, passed everywhere.
 
-Precedence: the Elastic rule's version 3 defaults, then the `[rule] profile`, then
-explicit `[networks]`, then `[[allow]]` entries and `-a` files in the order given.
+Precedence: the Elastic rule's version 3 defaults, then the `[rule] profile` (or
+--profile, which replaces it), then explicit `[networks]`, then `[[allow]]` entries and `-a` files in the order given.
 Frozen dataclasses with tuple fields pickle cleanly, so the same settings reach worker
 processes unchanged. Parsing takes text (`parse_config`, `parse_allowlist`) and loading
 takes paths, so tests need no files.
@@ -33,11 +33,36 @@ STRICT_ADDED = (
     "2001:db8::/32", "fc00::/7",
 )
 
-#: profile -> (internal, not_internet)
-PROFILES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "elastic-v3": (V3_INTERNAL, V3_NOT_INTERNET),
-    "elastic-v6": (V3_INTERNAL, V3_NOT_INTERNET + V6_ADDED),
-    "strict": (V3_INTERNAL + ("fc00::/7",), V3_NOT_INTERNET + V6_ADDED + STRICT_ADDED),
+V2_NOT_INTERNET = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
+
+
+@dataclass(frozen=True)
+class Profile:
+    """One version of the rule: its networks, whether Zeek's outbound direction alone
+    makes a hit (version 2), and the query as Elastic wrote it."""
+
+    internal: tuple[str, ...]
+    not_internet: tuple[str, ...]
+    query: str
+    outbound: bool = False
+
+
+PROFILES: dict[str, Profile] = {
+    "elastic-v2": Profile(V3_INTERNAL, V2_NOT_INTERNET, (
+        "network.transport:tcp and destination.port:(3128 or 8080 or 1080) and "
+        "(network.direction:outbound or (source.ip:(10.0.0.0/8 or 172.16.0.0/12 or 192.168.0.0/16) "
+        "and not destination.ip:(10.0.0.0/8 or 172.16.0.0/12 or 192.168.0.0/16)))"), outbound=True),
+    "elastic-v3": Profile(V3_INTERNAL, V3_NOT_INTERNET, (
+        "network.transport:tcp and destination.port:(1080 or 3128 or 8080) and "
+        "source.ip:(10.0.0.0/8 or 172.16.0.0/12 or 192.168.0.0/16) and "
+        "not destination.ip:(10.0.0.0/8 or 127.0.0.0/8 or 172.16.0.0/12 or 192.168.0.0/16 or \"::1\")")),
+    "elastic-v6": Profile(V3_INTERNAL, V3_NOT_INTERNET + V6_ADDED, (
+        "elastic-v3's query with destination.ip also not in 169.254.0.0/16, 224.0.0.0/4, "
+        "fe80::/10 or ff00::/8 (Elastic's version 6 also matches any zeek.socks record: "
+        "socks.log is not read yet)")),
+    "strict": Profile(V3_INTERNAL + ("fc00::/7",), V3_NOT_INTERNET + V6_ADDED + STRICT_ADDED, (
+        "elastic-v6 with the IANA special-purpose ranges excluded as destinations, and "
+        "IPv6 unique-local sources (fc00::/7) internal")),
 }
 DEFAULT_PROFILE = "elastic-v3"
 
@@ -56,6 +81,7 @@ class Settings:
     not_internet: NetworkSet = field(default_factory=lambda: NetworkSet.parse(V3_NOT_INTERNET))
     profile: str = DEFAULT_PROFILE
     allow: tuple[AllowEntry, ...] = ()
+    outbound: bool = False  # elastic-v2: Zeek's outbound direction alone makes a hit
 
     def with_allow(self, entries: tuple[AllowEntry, ...]) -> "Settings":
         return replace(self, allow=self.allow + entries)
@@ -205,8 +231,9 @@ def _load_toml(path: str, text: str) -> dict[str, Any]:
                           SourceLocation(path, int(found.group(1)) if found else None)) from None
 
 
-def parse_config(text: str, path: str = "<config>") -> Settings:
-    """Settings from the text of a TOML config file.
+def parse_config(text: str, path: str = "<config>", profile: str | None = None) -> Settings:
+    """Settings from the text of a TOML config file; `profile` (--profile) replaces its
+    `[rule] profile`.
 
     Raises:
         ConfigError: broken TOML, unknown keys, bad CIDRs, ports or dates.
@@ -224,10 +251,10 @@ def parse_config(text: str, path: str = "<config>") -> Settings:
         if extra:
             raise check.error(f"unknown key (known: {', '.join(sorted(known))})", f"{section}.{extra[0]}")
     rule, networks = data.get("rule", {}), data.get("networks", {})
-    profile = rule.get("profile", DEFAULT_PROFILE)
+    profile = profile or rule.get("profile", DEFAULT_PROFILE)
     if not isinstance(profile, str) or profile not in PROFILES:
         raise check.error(f"unknown profile {profile!r} (known: {', '.join(PROFILES)})", "rule.profile")
-    internal, not_internet = PROFILES[profile]
+    internal, not_internet = PROFILES[profile].internal, PROFILES[profile].not_internet
     settings = Settings(
         ports=check.ports(rule["ports"], "rule.ports") if "ports" in rule else V3_PORTS,
         transports=check.strings(rule["transports"], "rule.transports") if "transports" in rule else V3_TRANSPORTS,
@@ -236,15 +263,17 @@ def parse_config(text: str, path: str = "<config>") -> Settings:
         not_internet=check.networks(networks["not_internet"], "networks.not_internet")
         if "not_internet" in networks else NetworkSet.parse(not_internet),
         profile=profile,
+        outbound=PROFILES[profile].outbound,
     )
     return settings.with_allow(check.allow_entries(data.get("allow", [])))
 
 
-def load_config(path: str | None) -> Settings:
-    """Settings from a config file; the v3 defaults when `path` is None."""
+def load_config(path: str | None, profile: str | None = None) -> Settings:
+    """Settings from a config file (the v3 defaults when `path` is None), under
+    `profile` when one is given."""
     if path is None:
-        return DEFAULT_SETTINGS
-    return parse_config(_read(path), path)
+        return parse_config("", "--profile", profile) if profile else DEFAULT_SETTINGS
+    return parse_config(_read(path), path, profile)
 
 
 def _read(path: str) -> str:
@@ -333,9 +362,11 @@ def load_allowlist(path: str) -> tuple[AllowEntry, ...]:
     return parse_allowlist(_read(path), path)
 
 
-def build_settings(config: str | None = None, allowlists: tuple[str, ...] = ()) -> Settings:
-    """Settings from an optional config file and `-a` files, in that order."""
-    settings = load_config(config)
+def build_settings(config: str | None = None, allowlists: tuple[str, ...] = (),
+                   profile: str | None = None) -> Settings:
+    """Settings from an optional config file and `-a` files, in that order, under
+    `profile` (--profile) when one is given."""
+    settings = load_config(config, profile)
     for path in allowlists:
         settings = settings.with_allow(load_allowlist(path))
     index = _first_duplicate(settings.allow)

@@ -159,9 +159,10 @@ def input_size(paths: list[str]) -> tuple[int, int]:
 
 
 def rule_prefilter(settings: Settings) -> Prefilter:
-    """The pre-filter equivalent to the rule: lines it drops can never match."""
-    return Prefilter(ports=settings.ports, keep=partial(core.matches, settings=settings),
-                     excluded_destinations=settings.not_internet)
+    """The pre-filter equivalent to the rule: lines it drops can never match (under
+    elastic-v2 no destination is excluded: an outbound connection alerts wherever it goes)."""
+    return Prefilter(ports=settings.ports, keep=partial(core.may_match, settings=settings),
+                     excluded_destinations=None if settings.outbound else settings.not_internet)
 
 
 def scan(

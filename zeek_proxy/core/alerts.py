@@ -99,8 +99,9 @@ def finalize(alerts: pd.DataFrame, settings: Settings) -> pd.DataFrame:
     # A plain list: iterating the Arrow-backed strings pandas infers costs ten times more.
     out["event.id"] = [event_id(key) for key in alerts["_key"].tolist()]
     out["zeek_proxy.internal_network"] = settings.internal.first_holding(out["source.ip"])
-    out["message"] = [
-        f"{RULE.name}: {src} (internal, {net}) to {dst}:{port}/{transport} (Internet, proxy port)"
+    out["message"] = [  # elastic-v2 also alerts on what Zeek marks outbound, from any source
+        f"{RULE.name}: {src} ({f'internal, {net}' if net else 'outbound, as Zeek marks it'}) "
+        f"to {dst}:{port}/{transport} (Internet, proxy port)"
         for src, net, dst, port, transport in zip(*(out[c].tolist() for c in (
             "source.ip", "zeek_proxy.internal_network", "destination.ip", "destination.port",
             "network.transport")))

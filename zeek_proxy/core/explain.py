@@ -38,6 +38,10 @@ def explain(settings: "Settings", source: str, destination: str, port: int,
     when = when if when is not None else pd.Timestamp.now(tz="UTC")
     src, dst = parse_address(source), parse_address(destination)
     steps: list[str] = [f"rule: {RULE.name} (version {RULE.version}, profile {settings.profile})"]
+    if settings.outbound:
+        steps.append(f"profile {settings.profile} also alerts on transport and port alone when Zeek "
+                     "marks the connection outbound (local_orig T, local_resp F); judged here by "
+                     "its addresses")
     failure: str | None = None
 
     def check(ok: bool, passed: str, failed: str, detail: str = "") -> None:

@@ -1,4 +1,5 @@
-"""The detection: Elastic's "Proxy Port Activity to the Internet", version 3.
+"""The detection: Elastic's "Proxy Port Activity to the Internet", version 3 (and, by
+`Settings`, the other versions' lists and version 2's outbound branch).
 
     network.transport:tcp and destination.port:(1080 or 3128 or 8080) and
     source.ip:(10.0.0.0/8 or 172.16.0.0/12 or 192.168.0.0/16) and
@@ -78,6 +79,8 @@ def match(frame: pd.DataFrame, settings: Settings) -> np.ndarray:
     hit = settings.internal.contains(rows["source.ip"]) & ~settings.not_internet.contains(
         rows["destination.ip"]
     )
+    if settings.outbound:  # elastic-v2: or Zeek says the connection went out
+        hit |= rows["network.direction"].eq("outbound").fillna(False).to_numpy(dtype=bool)
     result = np.zeros(len(frame), dtype=bool)
     result[np.flatnonzero(candidate)] = hit
     return result
@@ -85,11 +88,21 @@ def match(frame: pd.DataFrame, settings: Settings) -> np.ndarray:
 
 def matches(endpoints: Endpoints, settings: Settings) -> bool:
     """The rule on one record's transport, source, destination and destination port:
-    what `match` says of a frame row holding them. The pre-filter judges its few
-    candidate lines of a block so, without building a frame for them."""
+    what `match` says of a frame row holding them (under elastic-v2, of a row whose
+    direction is not outbound). The pre-filter judges its few candidate lines of a
+    block so, without building a frame for them."""
     transport, source, destination, port = endpoints
     return (transport in settings.transports and port in settings.ports
             and settings.internal.holds(source) and not settings.not_internet.holds(destination))
+
+
+def may_match(endpoints: Endpoints, settings: Settings) -> bool:
+    """What the pre-filter may drop a record for: `matches`, or under elastic-v2, where
+    Zeek's direction alone can make a hit, transport and port only."""
+    if settings.outbound:
+        transport, _, _, port = endpoints
+        return transport in settings.transports and port in settings.ports
+    return matches(endpoints, settings)
 
 
 def select(frame: pd.DataFrame, settings: Settings) -> pd.DataFrame:
