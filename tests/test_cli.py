@@ -156,7 +156,7 @@ def test_non_conn_zeek_log_is_skipped_with_warning(tmp_path: Path) -> None:
                    "id.resp_p\tproto\tquery\n1.0\tCx\t10.0.0.1\t5\t8.8.8.8\t8080\ttcp\texample.com\n")
     result = run("scan", "--stats", str(dns))
     assert result.exit_code == 0 and result.stdout == ""
-    assert f"{dns}: #path dns is not a conn log; its records are skipped" in result.stderr
+    assert f"{dns}: #path dns is not a conn or socks log; its records are skipped" in result.stderr
 
 
 def test_format_forced() -> None:

@@ -513,6 +513,9 @@ def _exportable(settings: Settings) -> Settings:
         raise CLIError(ConfigError(f"cannot export profile {settings.profile}: its branch on Zeek's "
                                    "network direction (local_orig/local_resp) is not exported; use "
                                    "elastic-v3 or later"))
+    if settings.socks:
+        logger.warning("profile %s also alerts on Zeek socks.log records on any port; the export "
+                       "holds the conn and eve part only", settings.profile)
     return settings
 
 

@@ -45,6 +45,7 @@ class Profile:
     not_internet: tuple[str, ...]
     query: str
     outbound: bool = False
+    socks: bool = False
 
 
 PROFILES: dict[str, Profile] = {
@@ -56,13 +57,17 @@ PROFILES: dict[str, Profile] = {
         "network.transport:tcp and destination.port:(1080 or 3128 or 8080) and "
         "source.ip:(10.0.0.0/8 or 172.16.0.0/12 or 192.168.0.0/16) and "
         "not destination.ip:(10.0.0.0/8 or 127.0.0.0/8 or 172.16.0.0/12 or 192.168.0.0/16 or \"::1\")")),
+    "elastic-v4": Profile(V3_INTERNAL, V3_NOT_INTERNET, (
+        "network.transport:tcp and (destination.port:(1080 or 3128 or 8080) or event.dataset:zeek.socks) "
+        "and source.ip:(10.0.0.0/8 or 172.16.0.0/12 or 192.168.0.0/16) and "
+        "not destination.ip:(10.0.0.0/8 or 127.0.0.0/8 or 172.16.0.0/12 or 192.168.0.0/16 or \"::1\")"),
+        socks=True),
     "elastic-v6": Profile(V3_INTERNAL, V3_NOT_INTERNET + V6_ADDED, (
-        "elastic-v3's query with destination.ip also not in 169.254.0.0/16, 224.0.0.0/4, "
-        "fe80::/10 or ff00::/8 (Elastic's version 6 also matches any zeek.socks record: "
-        "socks.log is not read yet)")),
+        "elastic-v4's query with destination.ip also not in 169.254.0.0/16, 224.0.0.0/4, "
+        "fe80::/10 or ff00::/8"), socks=True),
     "strict": Profile(V3_INTERNAL + ("fc00::/7",), V3_NOT_INTERNET + V6_ADDED + STRICT_ADDED, (
         "elastic-v6 with the IANA special-purpose ranges excluded as destinations, and "
-        "IPv6 unique-local sources (fc00::/7) internal")),
+        "IPv6 unique-local sources (fc00::/7) internal"), socks=True),
 }
 DEFAULT_PROFILE = "elastic-v3"
 
@@ -82,6 +87,7 @@ class Settings:
     profile: str = DEFAULT_PROFILE
     allow: tuple[AllowEntry, ...] = ()
     outbound: bool = False  # elastic-v2: Zeek's outbound direction alone makes a hit
+    socks: bool = False  # elastic-v4 and later: any socks.log record may alert, on any port
 
     def with_allow(self, entries: tuple[AllowEntry, ...]) -> "Settings":
         return replace(self, allow=self.allow + entries)
@@ -264,6 +270,7 @@ def parse_config(text: str, path: str = "<config>", profile: str | None = None) 
         if "not_internet" in networks else NetworkSet.parse(not_internet),
         profile=profile,
         outbound=PROFILES[profile].outbound,
+        socks=PROFILES[profile].socks,
     )
     return settings.with_allow(check.allow_entries(data.get("allow", [])))
 

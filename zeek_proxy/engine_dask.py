@@ -22,7 +22,7 @@ from zeek_proxy.reading.inputs import GZIP_MAGIC, expand, is_url, open_log
 from zeek_proxy.formats.sniff import choose
 from zeek_proxy.config import Settings
 from zeek_proxy.errors import ConfigError, InputError, SourceLocation
-from zeek_proxy.pipeline import ScanResult, conclude, rule_prefilter
+from zeek_proxy.pipeline import ScanResult, conclude, log_names, rule_prefilter
 from zeek_proxy.reading.reader import Reader
 from zeek_proxy.stats import InputStats
 
@@ -142,7 +142,7 @@ def scan_dask(paths: list[str], settings: Settings, scheduler: str | None = None
         from distributed import Client, LocalCluster
     except ImportError:
         raise ConfigError("--engine dask needs Dask: pip install 'zeek-proxy[dask]'") from None
-    expansion = expand([p for p in paths if not is_url(p)])
+    expansion = expand([p for p in paths if not is_url(p)], log_names(settings))
     files = expansion.files + _remote([p for p in paths if is_url(p)])
     partitions = [part for path in files for part in plan(path)]
     cluster = None

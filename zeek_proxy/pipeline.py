@@ -15,7 +15,7 @@ import pandas as pd
 from zeek_proxy import core
 from zeek_proxy.reading.reader import Reader
 from zeek_proxy.reading.blocks import MAX_RECORD
-from zeek_proxy.reading.inputs import OpenLog, Opened, expand, open_log
+from zeek_proxy.reading.inputs import LOG_NAME_PATTERNS, SOCKS_NAME_PATTERNS, OpenLog, Opened, expand, open_log
 from zeek_proxy.reading.prefilter import Prefilter
 from zeek_proxy.formats.sniff import choose
 from zeek_proxy.config import DEFAULT_SETTINGS, Settings
@@ -51,6 +51,7 @@ def read_frames(
     inputs: list[InputStats] | None = None, errors: list[InputError] | None = None,
     prefilter: Prefilter | None = None, jobs: int = 1, progress: Progress | None = None,
     state: State | None = None, max_record: int = MAX_RECORD, warnings: list[str] | None = None,
+    names: tuple[str, ...] = LOG_NAME_PATTERNS,
 ) -> Iterator[pd.DataFrame]:
     """ECS frames of the records in `paths`, input after input.
 
@@ -60,11 +61,11 @@ def read_frames(
     as they happen; under `strict` every record is parsed and the first malformed one
     raises, after the frame of the records before it. With a `state`, each file is read
     from where the last run stopped, and the state is advanced (not saved). `Opened`
-    logs are read first. An empty log is 0 records.
+    logs are read first. An empty log is 0 records. Folders are searched for `names`.
     """
     inputs = inputs if inputs is not None else []
     errors = errors if errors is not None else []
-    expansion = expand([p for p in paths if isinstance(p, str)])
+    expansion = expand([p for p in paths if isinstance(p, str)], names)
     errors.extend(expansion.errors)
     if warnings is not None:
         warnings.extend(expansion.warnings)
@@ -158,11 +159,18 @@ def input_size(paths: list[str]) -> tuple[int, int]:
     return sum(_size(f) for f in files), len(files)
 
 
+def log_names(settings: Settings) -> tuple[str, ...]:
+    """The file names a folder is searched for: conn and eve logs, and socks logs when
+    the profile alerts on them."""
+    return LOG_NAME_PATTERNS + (SOCKS_NAME_PATTERNS if settings.socks else ())
+
+
 def rule_prefilter(settings: Settings) -> Prefilter:
     """The pre-filter equivalent to the rule: lines it drops can never match (under
     elastic-v2 no destination is excluded: an outbound connection alerts wherever it goes)."""
     return Prefilter(ports=settings.ports, keep=partial(core.may_match, settings=settings),
-                     excluded_destinations=None if settings.outbound else settings.not_internet)
+                     excluded_destinations=None if settings.outbound else settings.not_internet,
+                     any_port_in_socks=settings.socks)
 
 
 def scan(
@@ -202,7 +210,7 @@ def scan(
     jobs = jobs or os.cpu_count() or 1
     frames = read_frames(paths, input_format, strict, inputs, errors,
                          rule_prefilter(settings) if prefilter else None, jobs, progress, state,
-                         max_record, warnings)
+                         max_record, warnings, log_names(settings))
     hits = []
     try:
         for frame in frames:

@@ -37,6 +37,8 @@ ECS_COLUMNS: dict[str, str] = {
     "zeek.session_id": STR,
     "zeek.connection.state": STR,
     "zeek.connection.history": STR,
+    "zeek.socks.request.host": STR,
+    "zeek.socks.request.port": INT,
     "suricata.eve.flow_id": INT,
     "suricata.eve.event_type": STR,
     "log.file.path": STR,

@@ -18,10 +18,10 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-from zeek_proxy.reading.inputs import Opened, expand
+from zeek_proxy.reading.inputs import LOG_NAME_PATTERNS, Opened, expand
 from zeek_proxy.config import Settings
 from zeek_proxy.errors import InputError, SourceLocation
-from zeek_proxy.pipeline import ScanResult, scan
+from zeek_proxy.pipeline import ScanResult, log_names, scan
 from zeek_proxy.state import State
 
 #: Seconds a rotated-away file is still read after it last grew.
@@ -54,8 +54,8 @@ class _Draining:
 class Follower:
     """The descriptors of the files that `paths` name, kept from one look to the next."""
 
-    def __init__(self, paths: list[str]) -> None:
-        self.paths = paths
+    def __init__(self, paths: list[str], names: tuple[str, ...] = LOG_NAME_PATTERNS) -> None:
+        self.paths, self.names = paths, names
         self.files: dict[str, _File] = {}
         self.draining: list[_Draining] = []
 
@@ -64,7 +64,7 @@ class Follower:
         changed since the last look (by descriptor, or by path when quiet for long);
         also the paths unchanged, and warnings and errors."""
         now = time.monotonic()
-        expansion = expand(self.paths)
+        expansion = expand(self.paths, self.names)
         current = set(expansion.files)
         for path, gone in list(self.files.items()):  # rotated away, or no longer matched
             if path not in current or _ident(path) != gone.ident:
@@ -162,7 +162,7 @@ def follow(paths: list[str], settings: Settings, state: State, write: Callable[[
     state) and writes it with the state; `warn` gets each new warning or input error
     once (a log not created yet is normal while watching).
     """
-    follower = Follower(paths)
+    follower = Follower(paths, log_names(settings))
     told: set[str] = set()
     batches = 0
     try:

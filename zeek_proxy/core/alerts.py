@@ -99,11 +99,13 @@ def finalize(alerts: pd.DataFrame, settings: Settings) -> pd.DataFrame:
     # A plain list: iterating the Arrow-backed strings pandas infers costs ten times more.
     out["event.id"] = [event_id(key) for key in alerts["_key"].tolist()]
     out["zeek_proxy.internal_network"] = settings.internal.first_holding(out["source.ip"])
-    out["message"] = [  # elastic-v2 also alerts on what Zeek marks outbound, from any source
+    out["message"] = [  # elastic-v2 alerts on what Zeek marks outbound, v4 on SOCKS records
         f"{RULE.name}: {src} ({f'internal, {net}' if net else 'outbound, as Zeek marks it'}) "
-        f"to {dst}:{port}/{transport} (Internet, proxy port)"
-        for src, net, dst, port, transport in zip(*(out[c].tolist() for c in (
+        f"to {dst}:{port}/{transport} (Internet, "
+        + (f"SOCKS server, asked for {host or '?'}:{asked if asked is not None else '?'})"
+           if dataset == "zeek.socks" else "proxy port)")
+        for src, net, dst, port, transport, dataset, host, asked in zip(*(out[c].tolist() for c in (
             "source.ip", "zeek_proxy.internal_network", "destination.ip", "destination.port",
-            "network.transport")))
+            "network.transport", "event.dataset", "zeek.socks.request.host", "zeek.socks.request.port")))
     ]
     return out

@@ -71,6 +71,8 @@ def match(frame: pd.DataFrame, settings: Settings) -> np.ndarray:
         return np.zeros(0, dtype=bool)
     transport = frame["network.transport"].isin(settings.transports).to_numpy(dtype=bool)
     port = frame["destination.port"].isin(settings.ports).fillna(False).to_numpy(dtype=bool)
+    if settings.socks:  # elastic-v4 and later: or any Zeek socks.log record, on any port
+        port |= frame["event.dataset"].eq("zeek.socks").fillna(False).to_numpy(dtype=bool)
     candidate = transport & port
     if not candidate.any():
         return candidate

@@ -148,3 +148,8 @@ def _flag(value: object) -> bool | None:
     if isinstance(value, bool):
         return value
     return {"T": True, "F": False}.get(value) if isinstance(value, str) else None
+
+
+def text(value: object, what: str) -> str | None:
+    """A value as text, unset as None."""
+    return None if value is None else str(value)

@@ -9,10 +9,15 @@ import pyarrow as pa
 
 from zeek_proxy.formats.base import Format
 from zeek_proxy.formats.jsonlines import load_object, select_json
+from zeek_proxy.reading.linescan import matching
 from zeek_proxy.reading.prefilter import Prefilter, Selection
-from zeek_proxy.formats.zeek.conn import conn_row, is_conn_path, looks_like_conn
+from zeek_proxy.formats.zeek import log_of_fields, log_of_path
 
 logger = logging.getLogger(__name__)
+
+
+#: A line that may be a socks.log record (its `request_p` field, or its `_path`).
+_SOCKS_RECORD = r'"request_p"|"_path"\s*:\s*"socks'
 
 
 class ZeekJSONFormat(Format):
@@ -21,7 +26,11 @@ class ZeekJSONFormat(Format):
     dataset = "zeek.connection"
 
     def select(self, lines: pa.Array, force: list[int], prefilter: Prefilter) -> Selection:
-        return select_json(lines, force, prefilter, ("id.resp_h", "id.resp_p"), endpoints)
+        chosen = select_json(lines, force, prefilter, ("id.resp_h", "id.resp_p"), endpoints)
+        if prefilter.any_port_in_socks:  # a SOCKS record alerts on any port: parse them all
+            socks = set(matching(lines, _SOCKS_RECORD).tolist()) - set(chosen.parse)
+            chosen = Selection(sorted({*chosen.parse, *socks}), chosen.filtered - len(socks), chosen.skipped)
+        return chosen
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -34,18 +43,18 @@ class ZeekJSONFormat(Format):
         _flatten(obj)
         path = obj.get("_path")
         if isinstance(path, str):
-            conn = is_conn_path(path)
-            reason = f"_path {path} is not a conn log"
+            log = log_of_path(path)
+            reason = f"_path {path} is not a conn or socks log"
         else:
-            conn = looks_like_conn(obj)
-            reason = "fields are not those of a conn log"
-        if not conn:
+            log = log_of_fields(obj)
+            reason = "fields are not those of a conn or socks log"
+        if log is None:
             if reason not in self._warned:
                 self._warned.add(reason)
                 logger.warning("%s:%d: %s; such records are skipped", self.path, lineno, reason)
             self.skip(lineno, reason)
             return None
-        return conn_row(obj.get)
+        return log.row(obj.get)
 
 
 def _flatten(obj: dict[str, Any]) -> None:

@@ -22,7 +22,7 @@ from zeek_proxy.reading.blocks import Block
 from zeek_proxy.reading.prefilter import (
     Prefilter, Selection, blank_lines, cell_endpoints, lines_starting_with, not_starting_with, records_of,
 )
-from zeek_proxy.formats.zeek.conn import FIELDS, conn_row, is_conn_path, looks_like_conn
+from zeek_proxy.formats.zeek import CONN, ZeekLog, log_of_fields, log_of_path
 
 logger = logging.getLogger(__name__)
 
@@ -62,9 +62,9 @@ class ZeekTSVFormat(Format):
         self.log_path: str | None = None
         self.fields: list[str] | None = None
         self.index: dict[str, int] = {}
-        self.conn_positions: list[tuple[str, int]] = []
-        self.is_conn = True
-        self.why_not_conn = ""
+        self.positions: list[tuple[str, int]] = []  # the fields the mapping reads, and where
+        self.log: ZeekLog | None = CONN
+        self.why_not_read = ""
         self.header_lines: list[str] = []
 
     def header(self) -> list[str]:
@@ -80,8 +80,8 @@ class ZeekTSVFormat(Format):
             return None
         if self.fields is None:
             raise ValueError("record before any #fields header")
-        if not self.is_conn:
-            self.skip(lineno, self.why_not_conn)
+        if self.log is None:
+            self.skip(lineno, self.why_not_read)
             return None
         if not terminated:
             raise ValueError("record cut short (no newline at end of file)")
@@ -89,12 +89,12 @@ class ZeekTSVFormat(Format):
         if len(cells) != len(self.fields):
             raise ValueError(f"{len(cells)} fields where #fields names {len(self.fields)}")
         unset, empty = self.unset_field, self.empty_field
-        present = {}  # only the fields the conn mapping reads: unset ones are left out
-        for name, position in self.conn_positions:
+        present = {}  # only the fields the mapping reads: unset ones are left out
+        for name, position in self.positions:
             cell = cells[position]
             if cell != unset:
                 present[name] = "" if cell == empty else unescape(cell)
-        return conn_row(present.get)
+        return self.log.row(present.get)
 
     def _header(self, line: str) -> None:
         if line.startswith("#separator"):
@@ -118,20 +118,26 @@ class ZeekTSVFormat(Format):
         elif key == "#fields":
             self.fields = value.split(self.separator)
             self.index = {name: i for i, name in enumerate(self.fields)}
-            self.conn_positions = [(name, self.index[name]) for name in FIELDS if name in self.index]
             self._judge()
 
+    @property
+    def is_conn(self) -> bool:
+        return self.log is not None and self.log.name == CONN.name  # a worker process holds a copy
+
     def _judge(self) -> None:
-        """Decide whether this block is a conn log; warn once when it is not."""
-        was = self.is_conn
+        """Decide which log this block is (conn, socks), or that no mapping reads it;
+        warn once when none does."""
+        was = self.log
         if self.log_path is not None:
-            self.is_conn = is_conn_path(self.log_path)
-            self.why_not_conn = f"#path {self.log_path} is not a conn log"
+            self.log = log_of_path(self.log_path)
+            self.why_not_read = f"#path {self.log_path} is not a conn or socks log"
         elif self.fields is not None:
-            self.is_conn = looks_like_conn(self.fields)
-            self.why_not_conn = "fields are not those of a conn log"
-        if was and not self.is_conn and not self.quiet:
-            logger.warning("%s: %s; its records are skipped", self.path, self.why_not_conn)
+            self.log = log_of_fields(self.fields)
+            self.why_not_read = "fields are not those of a conn or socks log"
+        if self.log is not None and self.fields is not None:
+            self.positions = [(name, self.index[name]) for name in self.log.fields if name in self.index]
+        if was is not None and self.log is None and not self.quiet:
+            logger.warning("%s: %s; its records are skipped", self.path, self.why_not_read)
 
     # -- fast path ------------------------------------------------------------------
     def needs_main_thread(self, block: Block) -> bool:
@@ -234,9 +240,9 @@ class ZeekTSVFormat(Format):
     def _select_segment(self, lines: pa.Array, force: list[int], prefilter: Prefilter) -> Selection:
         """Stage one for lines under one header block."""
         records, forced = records_of(lines, force, blank_lines(lines))
-        if not self.is_conn:
+        if self.log is None:
             return Selection(parse=forced, skipped=records - len(forced))
-        if self.fields is None or any(name not in self.index for name in _TUPLE):
+        if not self.is_conn or self.fields is None or any(name not in self.index for name in _TUPLE):
             everything = np.setdiff1d(np.arange(len(lines)), blank_lines(lines))
             return Selection(parse=everything.tolist())
         candidates = linescan.matching(lines, self._first_pass(lines, prefilter))

@@ -22,6 +22,7 @@ from zeek_proxy.errors import InputError, SourceLocation
 
 STDIN = "-"
 LOG_NAME_PATTERNS = ("*conn*.log*", "*eve*.json*")
+SOCKS_NAME_PATTERNS = ("*socks*.log*",)  # read too by the profiles with a socks branch
 NOT_LOGS = ("*conn-summary*",)  # zeekctl's text reports
 GZIP_MAGIC = b"\x1f\x8b"
 BUFFER = 1 << 20
@@ -48,8 +49,8 @@ class Opened:
     fd: int
 
 
-def is_log_name(name: str) -> bool:
-    return any(fnmatch.fnmatch(name, p) for p in LOG_NAME_PATTERNS) and not any(
+def is_log_name(name: str, patterns: tuple[str, ...] = LOG_NAME_PATTERNS) -> bool:
+    return any(fnmatch.fnmatch(name, p) for p in patterns) and not any(
         fnmatch.fnmatch(name, p) for p in NOT_LOGS
     )
 
@@ -70,8 +71,9 @@ def _open_url(url: str) -> BinaryIO:
         raise InputError(f"cannot open: {exc}", SourceLocation(url)) from None
 
 
-def expand(paths: list[str]) -> Expansion:
-    """Files in the order given (folders and globs sorted), each once."""
+def expand(paths: list[str], patterns: tuple[str, ...] = LOG_NAME_PATTERNS) -> Expansion:
+    """Files in the order given (folders, searched for names matching `patterns`, and
+    globs sorted), each once."""
     files: list[str] = []
     errors: list[InputError] = []
     warnings: list[str] = []
@@ -80,10 +82,10 @@ def expand(paths: list[str]) -> Expansion:
             files.append(arg)
         elif os.path.isdir(arg):
             found = sorted(
-                str(p) for p in Path(arg).rglob("*") if p.is_file() and is_log_name(p.name)
+                str(p) for p in Path(arg).rglob("*") if p.is_file() and is_log_name(p.name, patterns)
             )
             if not found:
-                warnings.append(f"{arg}: no input logs (*conn*.log*, *eve*.json*) in this folder yet")
+                warnings.append(f"{arg}: no input logs ({', '.join(patterns)}) in this folder yet")
             files.extend(found)
         elif os.path.exists(arg):
             files.append(arg)

@@ -38,6 +38,7 @@ class Prefilter:
     ports: tuple[int, ...]
     keep: Callable[[Endpoints], bool]
     excluded_destinations: NetworkSet | None = None
+    any_port_in_socks: bool = False  # a SOCKS record may match on any port: never drop one
 
     @property
     def port_pattern(self) -> str:

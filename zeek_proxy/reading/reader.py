@@ -212,7 +212,7 @@ class Reader:
         self.stats.evaluated += len(rows)
         for row in rows:
             row["event.module"] = self.format.module
-            row["event.dataset"] = self.format.dataset
+            row.setdefault("event.dataset", self.format.dataset)  # a format reading several logs sets it
             row["log.file.path"] = self.path
         return frame_from_rows(rows)
 

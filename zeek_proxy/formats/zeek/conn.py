@@ -5,12 +5,9 @@ from __future__ import annotations
 from typing import Any, Callable, Iterable
 
 from zeek_proxy.formats import values
+from zeek_proxy.formats.zeek.mapping import Table, has_fields, mapped, path_names
 
 REQUIRED = ("ts", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "proto")
-
-
-def _text(value: Any, what: str) -> str | None:
-    return None if value is None else str(value)
 
 
 def _nonempty(value: Any, what: str) -> Any:
@@ -28,7 +25,7 @@ def _nanoseconds(value: Any, what: str) -> int | None:
 #: conn.log field -> ECS field, and how the value is read: Elastic's Zeek integration
 #: (`zeek.connection`) as a table. `local_orig`/`local_resp` together give
 #: network.direction (see `conn_row`).
-MAPPING: tuple[tuple[str, str, Callable[[Any, str], Any]], ...] = (
+MAPPING: Table = (
     ("ts", "@timestamp", values.time_to_us),
     ("id.orig_h", "source.ip", values.address),
     ("id.orig_p", "source.port", values.port),
@@ -42,9 +39,9 @@ MAPPING: tuple[tuple[str, str, Callable[[Any, str], Any]], ...] = (
     ("resp_ip_bytes", "destination.bytes", values.count),
     ("orig_pkts", "source.packets", values.count),
     ("resp_pkts", "destination.packets", values.count),
-    ("uid", "zeek.session_id", _text),
-    ("conn_state", "zeek.connection.state", _text),
-    ("history", "zeek.connection.history", _text),
+    ("uid", "zeek.session_id", values.text),
+    ("conn_state", "zeek.connection.state", values.text),
+    ("history", "zeek.connection.history", values.text),
 )
 DIRECTION = ("local_orig", "local_resp")
 #: Every field `conn_row` reads.
@@ -55,20 +52,16 @@ CONN_MARKERS = ("conn_state", "orig_pkts", "orig_bytes", "history", "duration")
 
 def is_conn_path(path: str) -> bool:
     """conn, conn_long, open_conn…: any log path with a `conn` word."""
-    return "conn" in path.replace("-", "_").lower().split("_")
+    return path_names(path, "conn")
 
 
 def looks_like_conn(names: Iterable[str]) -> bool:
     """A log without a path: conn when it has the 4-tuple and a conn-only field."""
-    present = set(names)
-    return all(f in present for f in REQUIRED) and any(f in present for f in CONN_MARKERS)
+    return has_fields(names, REQUIRED, CONN_MARKERS)
 
 
 def conn_row(get: Callable[[str], Any]) -> dict[str, Any]:
     """One conn record as an ECS row; `get(name)` gives the value or None when unset."""
-    for name in REQUIRED:
-        if get(name) is None:
-            raise ValueError(f"{name} is unset")
-    row = {ecs: read(get(zeek), zeek) for zeek, ecs, read in MAPPING}
+    row = mapped(get, REQUIRED, MAPPING)
     row["network.direction"] = values.direction(*(get(name) for name in DIRECTION))
     return row
