@@ -29,7 +29,8 @@ from zeek_proxy.security_onion import Preset, without_flow_events
 from zeek_proxy.state import State
 from zeek_proxy.timespec import parse_time
 from zeek_proxy.errors import MalformedRecordError
-from zeek_proxy.pipeline import ScanResult, input_size, read_frames, scan as run_scan, with_suppressed
+from zeek_proxy.pipeline import ScanResult, input_size, log_names, read_frames, scan as run_scan, with_suppressed
+from zeek_proxy.reading.inputs import LOG_NAME_PATTERNS
 from zeek_proxy.watch import follow
 from zeek_proxy.config import PROFILES, Settings, build_settings, to_toml
 from zeek_proxy.core import RULE, fill_community_id
@@ -167,10 +168,10 @@ def _report_max_signals(result: ScanResult, max_signals: int) -> None:
                        max_signals, result.dropped)
 
 
-def _progress(flag: bool | None, paths: list[str]) -> Progress | None:
+def _progress(flag: bool | None, paths: list[str], settings: Settings | None = None) -> Progress | None:
     if not (flag if flag is not None else sys.stderr.isatty()):
         return None
-    return Progress(*input_size(paths))
+    return Progress(*input_size(paths, log_names(settings) if settings else LOG_NAME_PATTERNS))
 
 
 def _finish(stats_flag: bool | None, inputs: list[InputStats], errors: list[ZeekProxyError],
@@ -295,7 +296,7 @@ def scan(paths: tuple[str, ...], input_format: str, output: str, strict: bool,
         else:
             if scheduler:
                 raise click.UsageError("--scheduler goes with --engine dask")
-            meter = _progress(progress, inputs)
+            meter = _progress(progress, inputs, settings)
             try:
                 result = run_scan(inputs, settings, input_format=input_format, strict=strict,
                                   jobs=jobs, progress=meter, since=since, until=until,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from zeek_proxy.schema import frame_from_records, records_of
+from zeek_proxy.schema import frame_from_json_rows, json_rows
 from zeek_proxy.state import State
 
 
@@ -28,11 +28,11 @@ def admit(alerts: pd.DataFrame, state: State, max_signals: int = 0) -> tuple[pd.
     fresh = unseen(alerts, state)
     state.remember(fresh["event.id"].tolist())
     if state.pending:
-        carried = frame_from_records(state.pending, list(alerts.columns))
+        carried = frame_from_json_rows(state.pending, list(alerts.columns))
         both = pd.concat([carried, fresh.astype(carried.dtypes.to_dict())], ignore_index=True)
         fresh = both.sort_values(["@timestamp", "event.id"], kind="stable").reset_index(drop=True)
     if max_signals and len(fresh) > max_signals:
-        state.pending = records_of(fresh.iloc[max_signals:])
+        state.pending = json_rows(fresh.iloc[max_signals:])
         return fresh.iloc[:max_signals].reset_index(drop=True), len(state.pending)
     state.pending = []
     return fresh, 0

@@ -83,9 +83,11 @@ def read_frames(
                     raise InputError("not a Zeek or Suricata log (format not recognised)",
                                      SourceLocation(path))
                 reader = Reader(format_class(path, stats), strict=strict, max_record=max_record)
-                start = _resume(state, path, log, reader) if state and path != "-" else None
-                if start is _READ_BEFORE:
-                    continue
+                start = None
+                if state is not None and path != "-":
+                    start = _resume(state, path, log, reader)
+                    if start is None:  # an archive read to its end before: nothing new
+                        continue
                 tick = (lambda _: progress.update(log.position(), inputs)) if progress else None
                 try:
                     yield from reader.frames(log.stream, prefilter, jobs, tick)
@@ -109,10 +111,6 @@ def _not_begun(head: bytes, live: bool) -> bool:
     return not text.strip() or (live and b"\n" not in text)
 
 
-#: What `_resume` says of a compressed archive that was read to its end before.
-_READ_BEFORE = Start(0, 0, [], None)  # type: ignore[arg-type]
-
-
 def _raw_size(log: OpenLog) -> int | None:
     try:
         return os.fstat(log.raw.fileno()).st_size
@@ -120,15 +118,14 @@ def _raw_size(log: OpenLog) -> int | None:
         return None
 
 
-def _resume(state: State, path: str, log: OpenLog, reader: Reader) -> Start:
-    """Position `log` and `reader` where the last run stopped reading `path`, or
-    `_READ_BEFORE` for an archive read to its end before (inflating it again to its
-    end would find nothing new)."""
+def _resume(state: State, path: str, log: OpenLog, reader: Reader) -> Start | None:
+    """Position `log` and `reader` where the last run stopped reading `path`; None for
+    an archive read to its end before (inflating it again would find nothing new)."""
     start = state.start(path, log.head)
     size = _raw_size(log)
     compressed = log.stream is not log.raw
     if compressed and size and start.progress.archive_size == size:
-        return _READ_BEFORE
+        return None
     if not compressed and size is not None and size < start.offset:
         start = State.restart(start)  # truncated below what was read: start over
     if start.offset:
@@ -153,9 +150,9 @@ def _size(path: str) -> int:
         return 0
 
 
-def input_size(paths: list[str]) -> tuple[int, int]:
+def input_size(paths: list[str], names: tuple[str, ...] = LOG_NAME_PATTERNS) -> tuple[int, int]:
     """Total bytes and number of the files `paths` stand for (for progress)."""
-    files = expand(paths).files
+    files = expand(paths, names).files
     return sum(_size(f) for f in files), len(files)
 
 

@@ -71,9 +71,9 @@ def empty_frame() -> pd.DataFrame:
     return frame_from_rows([])
 
 
-def records_of(frame: pd.DataFrame) -> list[dict[str, Any]]:
+def json_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """Rows as JSON-safe dicts (times as integer microseconds, nulls left out), so a
-    frame can wait in a state file; `frame_from_records` reads them back."""
+    frame can wait in a state file; `frame_from_json_rows` reads them back."""
     columns: dict[str, list[Any]] = {}
     for name in frame.columns:
         series = frame[name]
@@ -86,8 +86,8 @@ def records_of(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return [{k: v[i] for k, v in columns.items() if v[i] is not None} for i in range(len(frame))]
 
 
-def frame_from_records(records: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame:
-    """Rows written by `records_of`, as a frame of `columns` (ECS ones typed as always,
+def frame_from_json_rows(records: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame:
+    """Rows written by `json_rows`, as a frame of `columns` (ECS ones typed as always,
     the others as objects)."""
     typed = frame_from_rows(records)
     out = {name: typed[name] if name in ECS_COLUMNS else pd.Series([r.get(name) for r in records], dtype=object)

@@ -65,20 +65,17 @@ class Follower:
         also the paths unchanged, and warnings and errors."""
         now = time.monotonic()
         expansion = expand(self.paths, self.names)
-        current = set(expansion.files)
-        for path, gone in list(self.files.items()):  # rotated away, or no longer matched
-            if path not in current or _ident(path) != gone.ident:
+        found = {path: info for path, info in map(_stat, expansion.files) if info is not None}
+        for path, gone in list(self.files.items()):  # rotated away, gone, or no longer matched
+            info = found.get(path)
+            if info is None or (info.st_dev, info.st_ino) != gone.ident:
                 del self.files[path]
                 if gone.fd is not None:
                     self.draining.append(_Draining(_current_name(gone.fd, path), gone.fd, changed=now))
         sources: list[Opened | str] = [Opened(d.label, d.fd) for d in self.draining]
         unchanged: set[str] = set()
         errors = list(expansion.errors)
-        for path in expansion.files:
-            try:
-                info = os.stat(path)
-            except OSError:
-                continue  # gone since the folder was listed: its descriptor, if any, drains
+        for path, info in found.items():
             known = self.files.get(path)
             look = (info.st_size, info.st_mtime_ns)
             if known is not None and known.read == look:
@@ -87,29 +84,33 @@ class Follower:
                     os.close(known.fd)
                     known.fd = None
                 continue
-            if (known is None or known.fd is None) and time.time() - info.st_mtime > IDLE_CLOSE:
-                # quiet for long (an archive): read by path, and hold no descriptor for it
-                known = known or _File(None, (info.st_dev, info.st_ino))
-                self.files[path] = known
-                known.looked, known.changed = look, now
-                sources.append(path)
+            source = self._source(path, info, known)
+            if isinstance(source, InputError):
+                errors.append(source)
                 continue
-            if known is None or known.fd is None:
-                try:
-                    fd = os.open(path, os.O_RDONLY)
-                except OSError as exc:
-                    errors.append(InputError(f"cannot open: {exc.strerror or exc}", SourceLocation(path)))
-                    continue
-                fstat = os.fstat(fd)
-                if known is not None and (fstat.st_dev, fstat.st_ino) != known.ident:
-                    known = None  # replaced between two looks; the new file from its start
-                known = known or _File(None, (fstat.st_dev, fstat.st_ino))
-                known.fd = fd
-                self.files[path] = known
-            fd = known.fd
-            known.looked, known.changed = look, now
-            sources.append(Opened(path, fd))
+            self.files[path].looked, self.files[path].changed = look, now
+            sources.append(source)
         return sources, unchanged, expansion.warnings, errors
+
+    def _source(self, path: str, info: os.stat_result, known: _File | None) -> Opened | str | InputError:
+        """How to read a file new or changed since the last look: by path when it has
+        been quiet for long (an archive: no descriptor held), else through the
+        descriptor kept for it (opened now if need be)."""
+        if known is not None and known.fd is not None:
+            return Opened(path, known.fd)
+        if time.time() - info.st_mtime > IDLE_CLOSE:
+            self.files[path] = known or _File(None, (info.st_dev, info.st_ino))
+            return path
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError as exc:
+            return InputError(f"cannot open: {exc.strerror or exc}", SourceLocation(path))
+        opened = os.fstat(fd)
+        if known is None or (opened.st_dev, opened.st_ino) != known.ident:
+            known = _File(None, (opened.st_dev, opened.st_ino))  # replaced since the stat: a new file
+        known.fd = fd
+        self.files[path] = known
+        return Opened(path, fd)
 
     def done(self) -> None:
         """The batch was read (and its alerts written): note what was read, and let go
@@ -135,12 +136,11 @@ class Follower:
         self.files, self.draining = {}, []
 
 
-def _ident(path: str) -> tuple[int, int] | None:
+def _stat(path: str) -> tuple[str, os.stat_result | None]:
     try:
-        info = os.stat(path)
-    except OSError:
-        return None
-    return info.st_dev, info.st_ino
+        return path, os.stat(path)
+    except OSError:  # gone since the folder was listed: its descriptor, if any, drains
+        return path, None
 
 
 def _current_name(fd: int, path: str) -> str:

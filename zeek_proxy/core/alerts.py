@@ -99,13 +99,21 @@ def finalize(alerts: pd.DataFrame, settings: Settings) -> pd.DataFrame:
     # A plain list: iterating the Arrow-backed strings pandas infers costs ten times more.
     out["event.id"] = [event_id(key) for key in alerts["_key"].tolist()]
     out["zeek_proxy.internal_network"] = settings.internal.first_holding(out["source.ip"])
-    out["message"] = [  # elastic-v2 alerts on what Zeek marks outbound, v4 on SOCKS records
-        f"{RULE.name}: {src} ({f'internal, {net}' if net else 'outbound, as Zeek marks it'}) "
-        f"to {dst}:{port}/{transport} (Internet, "
-        + (f"SOCKS server, asked for {host or '?'}:{asked if asked is not None else '?'})"
-           if dataset == "zeek.socks" else "proxy port)")
-        for src, net, dst, port, transport, dataset, host, asked in zip(*(out[c].tolist() for c in (
+    out["message"] = [
+        _message(*row) for row in zip(*(out[c].tolist() for c in (
             "source.ip", "zeek_proxy.internal_network", "destination.ip", "destination.port",
             "network.transport", "event.dataset", "zeek.socks.request.host", "zeek.socks.request.port")))
     ]
     return out
+
+
+def _message(source: str, network: str | None, destination: str, port: int, transport: str,
+             dataset: str | None, asked_host: str | None, asked_port: int | None) -> str:
+    """What an alert says: elastic-v2 also alerts on what Zeek marks outbound (from any
+    source), elastic-v4 on a SOCKS record (on any port)."""
+    side = f"internal, {network}" if network else "outbound, as Zeek marks it"
+    if dataset == "zeek.socks":
+        why = f"SOCKS server, asked for {asked_host or '?'}:{'?' if asked_port is None else asked_port}"
+    else:
+        why = "proxy port"
+    return f"{RULE.name}: {source} ({side}) to {destination}:{port}/{transport} (Internet, {why})"

@@ -70,10 +70,11 @@ class Reader:
         """Lines of the file read so far."""
         return self._lines_read
 
-    def job(self) -> StageJob:
-        """What stage one needs, on a copy of the format as it stands now, so that the
-        main thread may go on changing it."""
-        return StageJob(copy.copy(self.format), self._at_file_start, self.max_record)
+    def job(self, for_a_worker: bool = True) -> StageJob:
+        """What stage one needs: for a worker, on a copy of the format as it stands now,
+        so that the main thread may go on changing it."""
+        format = copy.copy(self.format) if for_a_worker else self.format
+        return StageJob(format, self._at_file_start, self.max_record)
 
     # -- reading --------------------------------------------------------------------
     def frames(self, stream: BinaryIO, prefilter: Prefilter | None = None, jobs: int = 1,
@@ -140,7 +141,7 @@ class Reader:
                 elif self.format.needs_main_thread(block):
                     while pending:
                         yield from self._pending(pending, prefilter)
-                    yield from self._chosen(block, chosen(self.job(), block, prefilter))
+                    yield from self._chosen(block, chosen(self.job(for_a_worker=False), block, prefilter))
                 else:
                     workers = workers or StageOne(prefilter, jobs, block)
                     pending.append((block, self.header(), workers.submit(self.job(), block)))
@@ -166,7 +167,7 @@ class Reader:
         block, header, future = pending.popleft()
         result = future.result()
         if header != self.header():
-            result = chosen(self.job(), block, prefilter)
+            result = chosen(self.job(for_a_worker=False), block, prefilter)
         return self._chosen(block, result)
 
     def _chosen(self, block: Block, result: Chosen) -> Iterator[tuple[int, bytes, bool]]:

@@ -3,25 +3,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Iterable
 
-from zeek_proxy.formats.zeek import conn, socks
+from zeek_proxy.formats.zeek.conn import CONN
+from zeek_proxy.formats.zeek.mapping import ZeekLog
+from zeek_proxy.formats.zeek.socks import SOCKS
 
-
-@dataclass(frozen=True)
-class ZeekLog:
-    """A Zeek log the formats can map: the fields its mapping reads and how."""
-
-    name: str
-    fields: tuple[str, ...]
-    row: Callable[[Callable[[str], Any]], dict[str, Any]]
-    is_path: Callable[[str], bool]
-    looks_like: Callable[[Iterable[str]], bool]
-
-
-CONN = ZeekLog("conn", conn.FIELDS, conn.conn_row, conn.is_conn_path, conn.looks_like_conn)
-SOCKS = ZeekLog("socks", socks.FIELDS, socks.socks_row, socks.is_socks_path, socks.looks_like_socks)
 LOGS = (CONN, SOCKS)
 
 

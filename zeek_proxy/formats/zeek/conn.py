@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from zeek_proxy.formats import values
-from zeek_proxy.formats.zeek.mapping import Table, has_fields, mapped, path_names
+from zeek_proxy.formats.zeek.mapping import ENDPOINTS, Get, Table, ZeekLog
 
 REQUIRED = ("ts", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "proto")
 
@@ -26,11 +26,7 @@ def _nanoseconds(value: Any, what: str) -> int | None:
 #: (`zeek.connection`) as a table. `local_orig`/`local_resp` together give
 #: network.direction (see `conn_row`).
 MAPPING: Table = (
-    ("ts", "@timestamp", values.time_to_us),
-    ("id.orig_h", "source.ip", values.address),
-    ("id.orig_p", "source.port", values.port),
-    ("id.resp_h", "destination.ip", values.address),
-    ("id.resp_p", "destination.port", values.port),
+    *ENDPOINTS,
     ("proto", "network.transport", _lower),
     ("service", "network.protocol", _nonempty),
     ("community_id", "network.community_id", _nonempty),
@@ -44,24 +40,15 @@ MAPPING: Table = (
     ("history", "zeek.connection.history", values.text),
 )
 DIRECTION = ("local_orig", "local_resp")
-#: Every field `conn_row` reads.
-FIELDS = (*(zeek for zeek, _, _ in MAPPING), *DIRECTION)
 #: Fields only conn-like logs have; a log without `_path` is judged by them.
 CONN_MARKERS = ("conn_state", "orig_pkts", "orig_bytes", "history", "duration")
 
 
-def is_conn_path(path: str) -> bool:
-    """conn, conn_long, open_conn…: any log path with a `conn` word."""
-    return path_names(path, "conn")
-
-
-def looks_like_conn(names: Iterable[str]) -> bool:
-    """A log without a path: conn when it has the 4-tuple and a conn-only field."""
-    return has_fields(names, REQUIRED, CONN_MARKERS)
-
-
-def conn_row(get: Callable[[str], Any]) -> dict[str, Any]:
-    """One conn record as an ECS row; `get(name)` gives the value or None when unset."""
-    row = mapped(get, REQUIRED, MAPPING)
+def _direction(row: dict[str, Any], get: Get) -> None:
     row["network.direction"] = values.direction(*(get(name) for name in DIRECTION))
-    return row
+
+
+CONN = ZeekLog("conn", REQUIRED, CONN_MARKERS, MAPPING, DIRECTION, _direction)
+#: Every field the conn mapping reads.
+FIELDS = CONN.fields
+conn_row = CONN.row

@@ -1,28 +1,60 @@
-"""What every Zeek log mapping does the same way: recognise its log by `_path` or by
-its fields, and read a record through its table of Zeek field -> ECS field."""
+"""What every Zeek log mapping is: the log's path word, the fields that identify it
+when it has no path, and its table of Zeek field -> ECS field. A new Zeek log is one
+`ZeekLog` value in a module of its own."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable
+
+from zeek_proxy.formats import values
 
 #: A mapping table: Zeek field, ECS field, and how the value is read.
 Table = tuple[tuple[str, str, Callable[[Any, str], Any]], ...]
+Get = Callable[[str], Any]
+#: The record time and the connection's 4-tuple, which every Zeek log maps alike.
+ENDPOINTS: Table = (
+    ("ts", "@timestamp", values.time_to_us),
+    ("id.orig_h", "source.ip", values.address),
+    ("id.orig_p", "source.port", values.port),
+    ("id.resp_h", "destination.ip", values.address),
+    ("id.resp_p", "destination.port", values.port),
+)
 
 
-def path_names(path: str, word: str) -> bool:
-    """`word` is one of the words of a log path (conn, conn_long, open_conn…)."""
-    return word in path.replace("-", "_").lower().split("_")
+@dataclass(frozen=True)
+class ZeekLog:
+    """One Zeek log and its mapping to ECS rows.
 
+    `finish(row, get)` sets what the table cannot (fields read from several Zeek
+    fields, constants); `extra` names the Zeek fields it reads.
+    """
 
-def has_fields(names: Iterable[str], required: tuple[str, ...], markers: tuple[str, ...]) -> bool:
-    """A log without a path is this log when it has the required fields and a marker."""
-    present = set(names)
-    return all(f in present for f in required) and any(f in present for f in markers)
+    name: str  # the word of its path: conn (conn_long, open_conn…), socks
+    required: tuple[str, ...]
+    markers: tuple[str, ...]  # fields only this log has: a log without a path is judged by them
+    table: Table
+    extra: tuple[str, ...] = ()
+    finish: Callable[[dict[str, Any], Get], None] | None = None
 
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """Every Zeek field the mapping reads."""
+        return (*(zeek for zeek, _, _ in self.table), *self.extra)
 
-def mapped(get: Callable[[str], Any], required: tuple[str, ...], table: Table) -> dict[str, Any]:
-    """One record as an ECS row through `table`; ValueError when a required field is unset."""
-    for name in required:
-        if get(name) is None:
-            raise ValueError(f"{name} is unset")
-    return {ecs: read(get(zeek), zeek) for zeek, ecs, read in table}
+    def is_path(self, path: str) -> bool:
+        return self.name in path.replace("-", "_").lower().split("_")
+
+    def looks_like(self, names: Iterable[str]) -> bool:
+        present = set(names)
+        return all(f in present for f in self.required) and any(f in present for f in self.markers)
+
+    def row(self, get: Get) -> dict[str, Any]:
+        """One record as an ECS row; `get(name)` gives the value or None when unset."""
+        for name in self.required:
+            if get(name) is None:
+                raise ValueError(f"{name} is unset")
+        row = {ecs: read(get(zeek), zeek) for zeek, ecs, read in self.table}
+        if self.finish is not None:
+            self.finish(row, get)
+        return row
