@@ -71,7 +71,7 @@ PROFILES: dict[str, Profile] = {
 }
 DEFAULT_PROFILE = "elastic-v3"
 
-_SECTIONS = {"rule": {"ports", "transports", "profile"},
+_SECTIONS = {"rule": {"ports", "transports", "profile", "evidence"},
              "networks": {"internal", "not_internet"}}
 _ALLOW_KEYS = {"name", "source", "destination", "ports", "source_ports", "reason", "expires"}
 
@@ -88,6 +88,7 @@ class Settings:
     allow: tuple[AllowEntry, ...] = ()
     outbound: bool = False  # elastic-v2: Zeek's outbound direction alone makes a hit
     socks: bool = False  # elastic-v4 and later: any socks.log record may alert, on any port
+    evidence: bool = False  # --evidence: read socks/http/ssl/tunnel logs, raise "Proxy Protocol"
 
     def with_allow(self, entries: tuple[AllowEntry, ...]) -> "Settings":
         return replace(self, allow=self.allow + entries)
@@ -172,6 +173,11 @@ class _Checker:
         if not isinstance(value, list) or not all(isinstance(s, str) and s for s in value):
             raise self.error("expected a list of names", key)
         return tuple(s.lower() for s in value)
+
+    def flag(self, value: Any, key: str) -> bool:
+        if not isinstance(value, bool):
+            raise self.error("expected true or false", key)
+        return value
 
     def day(self, value: Any, key: str, line: int | None) -> date:
         if isinstance(value, datetime):
@@ -271,6 +277,7 @@ def parse_config(text: str, path: str = "<config>", profile: str | None = None) 
         profile=profile,
         outbound=PROFILES[profile].outbound,
         socks=PROFILES[profile].socks,
+        evidence=check.flag(rule["evidence"], "rule.evidence") if "evidence" in rule else False,
     )
     return settings.with_allow(check.allow_entries(data.get("allow", [])))
 
@@ -395,6 +402,8 @@ def _toml_value(value: Any) -> str:
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     if isinstance(value, date):
         return value.isoformat()
+    if isinstance(value, bool):
+        return "true" if value else "false"
     return str(value)
 
 
@@ -407,6 +416,7 @@ def to_toml(settings: Settings, meta_lines: tuple[str, ...] = ()) -> str:
         f"profile = {_toml_value(settings.profile)}",
         f"ports = {_toml_value(list(settings.ports))}",
         f"transports = {_toml_value(list(settings.transports))}",
+        f"evidence = {_toml_value(settings.evidence)}",
         "",
         "[networks]",
         f"internal = {_toml_value(settings.internal.to_list())}",

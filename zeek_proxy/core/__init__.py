@@ -7,10 +7,10 @@ from zeek_proxy.core.allowlist import AllowEntry, suppressing_entry
 from zeek_proxy.core.alerts import collapse, connection_keys, event_id, finalize
 from zeek_proxy.core.community_id import community_id, fill_community_id
 from zeek_proxy.core.networks import NetworkSet
-from zeek_proxy.core.rule import RULE, Endpoints, RuleMeta, match, matches, may_match, select
+from zeek_proxy.core.rule import PROTOCOL_RULE, RULE, RULES, Endpoints, RuleMeta, match, matches, may_match, select
 
 __all__ = [
-    "RULE", "AllowEntry", "Endpoints", "NetworkSet", "RuleMeta", "collapse", "community_id",
+    "PROTOCOL_RULE", "RULE", "RULES", "AllowEntry", "Endpoints", "NetworkSet", "RuleMeta", "collapse", "community_id",
     "connection_keys", "event_id", "fill_community_id", "finalize", "match", "matches", "may_match", "select",
     "suppressing_entry",
 ]

@@ -60,6 +60,25 @@ class RuleMeta:
 
 
 RULE = RuleMeta()
+#: The second detection (`--evidence`): what the logs say the connection was, on any port.
+PROTOCOL_RULE = RuleMeta(
+    id="3b8f5d2a-6c41-4e7a-9f08-d15e7a2c4b96",
+    name="Proxy Protocol to the Internet",
+    version="1",
+    description=(
+        "Detects a proxy protocol spoken from an internal address to an Internet address on "
+        "any port: a SOCKS request, an HTTP CONNECT, or an HTTP request in absolute form "
+        "(GET http://...), as Zeek's socks, http and tunnel logs and Suricata's http events "
+        "record them. Environments usually reach the Internet through an internal proxy; "
+        "talking a proxy protocol to one on the Internet can circumvent network controls."
+    ),
+    reference=("https://attack.mitre.org/techniques/T1090/",),
+    false_positives=(
+        "Internet proxy services that are expected",
+        "clients configured for a cloud proxy (allow its addresses)",
+    ),
+)
+RULES = {RULE.id: RULE, PROTOCOL_RULE.id: PROTOCOL_RULE}
 
 #: What the rule reads of a record: transport, source, destination, destination port.
 Endpoints = tuple[str | None, str | None, str | None, int | None]
