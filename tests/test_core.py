@@ -289,7 +289,7 @@ def test_collapse_sorts_oldest_first_and_keeps_columns() -> None:
             conn(zeek__session_id="early") | {"@timestamp": T0}]
     merged = collapse(frame_from_rows(rows))
     assert list(merged["zeek.session_id"]) == ["early", "late"]
-    assert list(merged.columns) == [*ECS_COLUMNS, "_key"]
+    assert list(merged.columns) == [*ECS_COLUMNS, "_key", "_detection"]
     assert collapse(frame_from_rows([])).empty
 
 

@@ -134,10 +134,10 @@ def test_socks_to_an_internet_server_on_any_port(corpus: Path, profile: str, ale
     assert result.exit_code == 0 and len(found) == alerts
     if alerts:
         (alert,) = found
-        assert alert["destination"] == {"ip": "60.190.189.214", "port": 8124}
+        assert alert["destination"] == {"ip": "60.190.189.214", "port": 8124, "domain": "www.osnews.com"}
         assert alert["zeek"]["socks"]["request"] == {"host": "www.osnews.com", "port": 80}
-        assert alert["event"]["dataset"] == "zeek.socks"
-        assert "SOCKS server, asked for www.osnews.com:80" in alert["message"]
+        assert alert["event"]["dataset"] == "zeek.socks" and alert["zeek_proxy"]["evidence"] == ["socks"]
+        assert "(Internet, SOCKS server; SOCKS5 for www.osnews.com:80)" in alert["message"]
 
 
 @pytest.mark.parametrize("to", ["ecs", "notice", "notice-json", "csv"])

@@ -12,6 +12,7 @@ import os
 import signal
 import sys
 import threading
+from dataclasses import replace
 from typing import Any, Callable
 
 import click
@@ -114,13 +115,19 @@ def config_options(command: Callable[..., Any]) -> Callable[..., Any]:
                         help="TOML config: [rule], [networks], [[allow]].")(command)
 
 
+def _keep_evidence(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    ctx.meta["zeek_proxy.evidence"] = value
+
+
 def _settings(config: str | None, allowlists: tuple[str, ...]) -> Settings:
     """Effective settings; warns about allow entries that no longer apply today."""
-    profile = click.get_current_context().meta.get("zeek_proxy.profile")
+    meta = click.get_current_context().meta
     try:
-        settings = build_settings(config, allowlists, profile)
+        settings = build_settings(config, allowlists, meta.get("zeek_proxy.profile"))
     except ZeekProxyError as exc:
         raise CLIError(exc) from None
+    if meta.get("zeek_proxy.evidence"):  # --evidence, or --security-onion
+        settings = replace(settings, evidence=True)
     for entry in settings.expired_entries():
         logger.warning("allow entry %r (%s) expired on %s: it still applies to connections "
                        "before that day, not to newer ones", entry.name, entry.origin, entry.expires)
@@ -130,9 +137,11 @@ def _settings(config: str | None, allowlists: tuple[str, ...]) -> Settings:
 def _security_onion(paths: tuple[str, ...], output: str, state_path: str | None, no_state: bool,
                     root: str, since: pd.Timestamp | None) -> tuple[list[str], str, str | None]:
     """Inputs, output and state of the Security Onion preset; explicit values win, and
-    --no-state leaves the preset's state alone."""
+    --no-state leaves the preset's state alone. Security Onion keeps every Zeek log, so
+    the preset reads the evidence too."""
+    click.get_current_context().meta["zeek_proxy.evidence"] = True
     preset = Preset(root)
-    inputs = list(paths) or preset.inputs(since)
+    inputs = list(paths) or preset.inputs(since, evidence=True)
     state_path = None if no_state else state_path or preset.state
     output = preset.alerts if output == "-" else output
     for path in inputs:
@@ -215,6 +224,10 @@ def cli() -> None:
 def detect_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """The options of the commands that detect (scan, watch), so they stay alike."""
     for option in reversed((
+        click.option("--evidence", is_flag=True, expose_value=False, callback=_keep_evidence,
+                     help="Also read Zeek's socks, http, ssl and tunnel logs (and eve http/tls "
+                          "events): alert on SOCKS, HTTP CONNECT and proxy requests to the "
+                          "Internet on any port, and say what each connection was."),
         click.option("--show-suppressed", is_flag=True,
                      help="Also write allowlisted hits, each marked with the entry that suppressed it."),
         click.option("-t", "--to", "to", type=click.Choice(sorted(EMITTERS)), default="ecs",

@@ -8,16 +8,22 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
+import numpy as np
 import pandas as pd
 
 from zeek_proxy import core
 from zeek_proxy.reading.reader import Reader
 from zeek_proxy.reading.blocks import MAX_RECORD
-from zeek_proxy.reading.inputs import LOG_NAME_PATTERNS, SOCKS_NAME_PATTERNS, OpenLog, Opened, expand, open_log
-from zeek_proxy.reading.prefilter import Prefilter
-from zeek_proxy.formats.sniff import choose
+from zeek_proxy.reading.inputs import (
+    EVIDENCE_NAME_PATTERNS, LOG_NAME_PATTERNS, SOCKS_NAME_PATTERNS, OpenLog, Opened, expand, open_log,
+)
+from zeek_proxy.reading.prefilter import Lookup, Prefilter
+from zeek_proxy.formats.base import CONNECTION_LOGS, Format
+from zeek_proxy.formats.eve import EveFormat
+from zeek_proxy.formats.sniff import choose, zeek_log
+from zeek_proxy.formats.zeek import EVIDENCE_LOGS
 from zeek_proxy.config import DEFAULT_SETTINGS, Settings
 from zeek_proxy.errors import InputError, MalformedRecordError, SourceLocation
 from zeek_proxy.ledger import admit, unseen
@@ -51,7 +57,8 @@ def read_frames(
     inputs: list[InputStats] | None = None, errors: list[InputError] | None = None,
     prefilter: Prefilter | None = None, jobs: int = 1, progress: Progress | None = None,
     state: State | None = None, max_record: int = MAX_RECORD, warnings: list[str] | None = None,
-    names: tuple[str, ...] = LOG_NAME_PATTERNS,
+    names: tuple[str, ...] = LOG_NAME_PATTERNS, logs: frozenset[str] = CONNECTION_LOGS,
+    wanted: Callable[[bytes, type[Format]], bool] | None = None,
 ) -> Iterator[pd.DataFrame]:
     """ECS frames of the records in `paths`, input after input.
 
@@ -61,7 +68,9 @@ def read_frames(
     as they happen; under `strict` every record is parsed and the first malformed one
     raises, after the frame of the records before it. With a `state`, each file is read
     from where the last run stopped, and the state is advanced (not saved). `Opened`
-    logs are read first. An empty log is 0 records. Folders are searched for `names`.
+    logs are read first. An empty log is 0 records. Folders are searched for `names`;
+    of Zeek logs, those named in `logs` are read; a file for which `wanted(head,
+    format)` is false is passed over.
     """
     inputs = inputs if inputs is not None else []
     errors = errors if errors is not None else []
@@ -82,7 +91,10 @@ def read_frames(
                 if format_class is None:
                     raise InputError("not a Zeek or Suricata log (format not recognised)",
                                      SourceLocation(path))
-                reader = Reader(format_class(path, stats), strict=strict, max_record=max_record)
+                if wanted is not None and not wanted(log.head, format_class):
+                    inputs.pop()
+                    continue
+                reader = Reader(format_class(path, stats, logs), strict=strict, max_record=max_record)
                 start = None
                 if state is not None and path != "-":
                     start = _resume(state, path, log, reader)
@@ -157,17 +169,57 @@ def input_size(paths: list[str], names: tuple[str, ...] = LOG_NAME_PATTERNS) -> 
 
 
 def log_names(settings: Settings) -> tuple[str, ...]:
-    """The file names a folder is searched for: conn and eve logs, and socks logs when
-    the profile alerts on them."""
+    """The file names a folder is searched for: conn and eve logs, socks logs when the
+    profile alerts on them, and the other evidence logs with --evidence."""
+    if settings.evidence:
+        return LOG_NAME_PATTERNS + EVIDENCE_NAME_PATTERNS
     return LOG_NAME_PATTERNS + (SOCKS_NAME_PATTERNS if settings.socks else ())
 
 
 def rule_prefilter(settings: Settings) -> Prefilter:
-    """The pre-filter equivalent to the rule: lines it drops can never match (under
+    """The pre-filter equivalent to the rules: lines it drops can never match (under
     elastic-v2 no destination is excluded: an outbound connection alerts wherever it goes)."""
     return Prefilter(ports=settings.ports, keep=partial(core.may_match, settings=settings),
                      excluded_destinations=None if settings.outbound else settings.not_internet,
-                     any_port_in_socks=settings.socks)
+                     any_port_in_socks=settings.socks, evidence=settings.evidence)
+
+
+def _hits(frame: pd.DataFrame, settings: Settings) -> pd.DataFrame:
+    """The records of `frame` that raise a detection, each marked with the one it raises."""
+    port = core.match(frame, settings)
+    if not settings.evidence:
+        return frame.loc[port]
+    protocol = core.protocol_match(frame, settings)
+    return frame.loc[port | protocol].assign(_detection=np.where(port, core.PORT, core.PROTOCOL)[port | protocol])
+
+
+def _looked_up(paths: Sequence[str | Opened], input_format: str, hits: list[pd.DataFrame],
+               jobs: int, max_record: int, names: tuple[str, ...]) -> list[pd.DataFrame]:
+    """The records, in http and ssl logs (and, for connections only the protocol
+    detection saw, in eve files), of the connections of `hits`: what they add to the
+    alerts. Files are read whole and uncounted (their counts come from the scan);
+    standard input cannot be read again."""
+    if not hits:
+        return []
+    found = pd.concat(hits, ignore_index=True)
+    keys = core.connection_keys(found)
+    uids = frozenset(found["zeek.session_id"].dropna().astype(str))
+    port_keys = set(keys[found["_detection"].eq(core.PORT).to_numpy()]) if "_detection" in found else set(keys)
+    flows = found.loc[~keys.isin(port_keys).to_numpy(), "suricata.eve.flow_id"].dropna()
+    flow_ids = frozenset(int(f) for f in flows)
+
+    def wanted(head: bytes, format_class: type[Format]) -> bool:
+        if format_class is EveFormat:
+            return bool(flow_ids)
+        return bool(uids) and zeek_log(head) in ("http", "ssl")
+
+    files = [p.path if isinstance(p, Opened) else p for p in paths]
+    lookup = Prefilter(ports=(), keep=lambda _: False, lookup=Lookup(uids, flow_ids))
+    frames = read_frames([f for f in files if f != "-"], input_format, prefilter=lookup, jobs=jobs,
+                         max_record=max_record, names=names, logs=EVIDENCE_LOGS, wanted=wanted, errors=[])
+    wanted_keys = set(keys)
+    return [frame.loc[core.connection_keys(frame).isin(wanted_keys).to_numpy()].assign(_detection=core.CONTEXT)
+            for frame in frames if not frame.empty]
 
 
 def scan(
@@ -205,19 +257,24 @@ def scan(
     errors: list[InputError] = []
     warnings: list[str] = []
     jobs = jobs or os.cpu_count() or 1
+    names = log_names(settings)
     frames = read_frames(paths, input_format, strict, inputs, errors,
                          rule_prefilter(settings) if prefilter else None, jobs, progress, state,
-                         max_record, warnings, log_names(settings))
-    hits = []
+                         max_record, warnings, names, EVIDENCE_LOGS if settings.evidence else CONNECTION_LOGS)
+    hits, tunnels = [], []
     try:
         for frame in frames:
-            selected = core.select(frame, settings)
+            selected = _hits(frame, settings)
             inputs[-1].matched += len(selected)
             if not selected.empty:
                 hits.append(selected)
+            if settings.evidence:
+                tunnels.append(core.proxy_tunnels(frame))
     except MalformedRecordError as exc:  # --strict: what was read before it still counts
         errors.append(exc)
-    result = conclude(hits, inputs, errors, settings, since, until, max_signals, state)
+    if settings.evidence:
+        hits += _looked_up(paths, input_format, hits, jobs, max_record, names)
+    result = conclude(hits, inputs, errors, settings, since, until, max_signals, state, tunnels)
     result.warnings = warnings
     return result
 
@@ -225,16 +282,20 @@ def scan(
 def conclude(hits: list[pd.DataFrame], inputs: list[InputStats], errors: list[InputError],
              settings: Settings, since: pd.Timestamp | None = None,
              until: pd.Timestamp | None = None, max_signals: int = 0,
-             state: State | None = None) -> ScanResult:
-    """From rule hits to the run's result: one alert per connection, time window,
+             state: State | None = None, tunnels: list[pd.DataFrame] | None = None) -> ScanResult:
+    """From rule hits to the run's result: one alert per connection (with what proxy
+    `tunnels` add), time window,
     allow entries, alerts raised in earlier runs (with a `state`), --max-signals, and
     the per-input alert counts. The same for every engine, so that they agree alert
     for alert."""
     result = ScanResult(alerts=core.finalize(core.collapse(empty_frame()), settings), inputs=inputs,
                         allow_counts={entry.name: 0 for entry in settings.allow}, errors=errors)
     hits = [h for h in hits if not h.empty]
-    connections = core.finalize(core.collapse(pd.concat(hits, ignore_index=True)), settings) \
-        if hits else result.alerts
+    collapsed = core.collapse(pd.concat(hits, ignore_index=True)) if hits else core.collapse(empty_frame())
+    tunnels = [t for t in tunnels or [] if not t.empty]
+    if tunnels:
+        collapsed = core.join_tunnels(collapsed, pd.concat(tunnels, ignore_index=True), settings)
+    connections = core.finalize(collapsed, settings) if hits or tunnels else result.alerts
     inside = _in_window(connections["@timestamp"], since, until)
     result.outside_window = int((~inside).sum())
     connections = connections.loc[inside].reset_index(drop=True)

@@ -30,6 +30,7 @@ ECS_COLUMNS: dict[str, str] = {
     "destination.port": INT,
     "destination.bytes": INT,
     "destination.packets": INT,
+    "destination.domain": STR,
     "network.transport": STR,
     "network.protocol": STR,
     "network.direction": STR,
@@ -39,13 +40,28 @@ ECS_COLUMNS: dict[str, str] = {
     "zeek.connection.history": STR,
     "zeek.socks.request.host": STR,
     "zeek.socks.request.port": INT,
+    "zeek.socks.version": INT,
+    "zeek.tunnel.type": STR,
+    "zeek.tunnel.action": STR,
+    "http.request.method": STR,
+    "url.original": STR,
+    "user_agent.original": STR,
+    "tls.client.server_name": STR,
     "suricata.eve.flow_id": INT,
     "suricata.eve.event_type": STR,
     "log.file.path": STR,
+    "zeek_proxy.evidence": STR,  # one kind per record; an alert lists its connection's, sorted
     "zeek_proxy.line": INT,
 }
 
 TIME_COLUMNS = tuple(c for c, t in ECS_COLUMNS.items() if t == TIME)
+
+#: `zeek_proxy.evidence` kinds: what a record says its connection was.
+SOCKS, CONNECT, PROXY_REQUEST, TLS, HTTP = "socks", "http-connect", "http-proxy-request", "tls", "http"
+#: The kinds that are proxy use on their own (the protocol detection).
+PROXY_KINDS = (SOCKS, CONNECT, PROXY_REQUEST)
+#: Datasets that describe a connection only through another log's: never a port hit.
+CONTEXT_DATASETS = ("zeek.http", "zeek.ssl", "zeek.tunnel")
 
 
 def frame_from_rows(rows: list[dict[str, Any]]) -> pd.DataFrame:

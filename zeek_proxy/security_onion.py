@@ -15,6 +15,8 @@ import pandas as pd
 from zeek_proxy.reading.inputs import open_log
 
 _FLOW_EVENT = (b'"event_type":"flow"', b'"event_type": "flow"')
+#: The Zeek logs `--evidence` reads besides conn.log (Security Onion keeps them all).
+EVIDENCE_LOGS = ("socks", "http", "ssl", "tunnel")
 
 
 @dataclass(frozen=True)
@@ -36,16 +38,21 @@ class Preset:
     def alerts(self) -> str:
         return self.path("nsm", "zeek-proxy", "alerts.ndjson")
 
-    def inputs(self, since: pd.Timestamp | None = None, today: date | None = None) -> list[str]:
+    def inputs(self, since: pd.Timestamp | None = None, today: date | None = None,
+               evidence: bool = False) -> list[str]:
         """Zeek's current conn.log, Suricata's eve files, and, when `since` reaches back,
-        Zeek's daily archives of those days (a missing eve file is fine)."""
-        paths = [self.conn_log]
+        Zeek's daily archives of those days (a missing eve file is fine); with
+        `evidence`, Zeek's socks, http, ssl and tunnel logs beside them, where they exist."""
+        logs = ("conn",) + (EVIDENCE_LOGS if evidence else ())
+        current = os.path.dirname(self.conn_log)
+        paths = [self.conn_log] + [p for name in logs[1:] if os.path.exists(p := os.path.join(current, f"{name}.log"))]
         if since is not None:
             today = today or pd.Timestamp.now(tz="UTC").date()
             day = since.date()
             while day <= today:
                 folder = self.path("nsm", "zeek", "logs", day.isoformat())
-                paths.extend(sorted(glob.glob(os.path.join(folder, "conn.*.log.gz"))))
+                for name in logs:
+                    paths.extend(sorted(glob.glob(os.path.join(folder, f"{name}.*.log.gz"))))
                 day += timedelta(days=1)
         paths.extend(sorted(glob.glob(self.path("nsm", "suricata", "eve*.json*"))))
         return paths

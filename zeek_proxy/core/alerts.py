@@ -16,8 +16,9 @@ import numpy as np
 import pandas as pd
 
 from zeek_proxy.core.community_id import fill_community_id
-from zeek_proxy.core.rule import RULE
-from zeek_proxy.schema import ECS_COLUMNS
+from zeek_proxy.core.evidence import CONTEXT, DOMAIN, EVIDENCE, PORT, gather
+from zeek_proxy.core.rule import PROTOCOL_RULE, RULE, RuleMeta
+from zeek_proxy.schema import CONNECT, ECS_COLUMNS, HTTP, PROXY_REQUEST, SOCKS, TLS
 
 if TYPE_CHECKING:  # config imports core.networks; only the type is needed here
     from zeek_proxy.config import Settings
@@ -69,51 +70,93 @@ def event_id(key: str, rule_id: str = RULE.id) -> str:
 
 
 def collapse(hits: pd.DataFrame) -> pd.DataFrame:
-    """One row per connection, oldest first.
+    """One row per connection, oldest first, with the detection it raised (`_detection`,
+    the strongest of its records': the port rule over the protocol one) and what all its
+    records say (`evidence.gather`).
 
-    For Suricata, the `flow` event is preferred (it has the flow's start, bytes and
-    packets), then events carrying the flow start; fields a preferred record lacks are
-    taken from the others of the same flow.
+    The connection's own record is preferred (Zeek's conn record, Suricata's `flow`
+    event, which has the flow's start, bytes and packets), then records carrying the flow
+    start; fields a preferred record lacks are taken from the others of the same
+    connection.
     """
+    if "_detection" not in hits:
+        hits = hits.assign(_detection=PORT)
     if hits.empty:
-        return hits.assign(_key=pd.Series(dtype=object))
+        return hits.assign(_key=pd.Series(dtype=object))[list(ECS_COLUMNS) + ["_key", "_detection"]]
     keys = connection_keys(hits)
     merged = hits.assign(_key=keys.to_numpy())
-    if keys.duplicated().any():  # else one record per connection (Zeek): nothing to fold
+    if keys.duplicated().any():  # else one record per connection: nothing to fold
+        dataset = hits["event.dataset"]
         preference = np.select(
-            [hits["suricata.eve.event_type"].eq("flow").to_numpy(dtype=bool),
+            [(hits["suricata.eve.event_type"].eq("flow") | dataset.eq("zeek.connection")).to_numpy(dtype=bool),
              hits["event.start"].notna().to_numpy()],
             [0, 1], default=2,
         )
         ordered = merged.assign(_pref=preference).sort_values(["_key", "_pref", "@timestamp"], kind="stable")
-        merged = ordered.groupby("_key", sort=False, dropna=False).first().reset_index()
+        grouped = ordered.groupby("_key", sort=False, dropna=False)
+        folded = grouped.first()
+        folded["_detection"] = grouped["_detection"].max()
+        if ordered[EVIDENCE].notna().any():
+            kinds, domains = gather(ordered)
+            folded[EVIDENCE] = kinds.reindex(folded.index)
+            folded[DOMAIN] = [d if isinstance(d, str) else None for d in domains.reindex(folded.index).tolist()]
+        merged = folded.reset_index()
+    if merged[EVIDENCE].notna().any():  # one record's kind, or the kinds gathered, as a tuple
+        merged[EVIDENCE] = [(v,) if isinstance(v, str) else v if isinstance(v, tuple) else None
+                            for v in merged[EVIDENCE].tolist()]
+    merged = merged.loc[merged["_detection"] > CONTEXT]
     merged = merged.sort_values(["@timestamp", "_key"], kind="stable").reset_index(drop=True)
-    return merged[list(ECS_COLUMNS) + ["_key"]]
+    return merged[list(ECS_COLUMNS) + ["_key", "_detection"]]
 
 
 def finalize(alerts: pd.DataFrame, settings: Settings) -> pd.DataFrame:
-    """Add what every alert carries: event.id, community id, the internal network, a message."""
-    out = fill_community_id(alerts.drop(columns="_key").astype(
+    """Add what every alert carries: the rule that raised it, event.id, community id,
+    the internal network, a message."""
+    out = fill_community_id(alerts.drop(columns=["_key", "_detection"]).astype(
         {c: t for c, t in ECS_COLUMNS.items()}
     ))
+    rules = [RULE if detection == PORT else PROTOCOL_RULE for detection in alerts["_detection"].tolist()]
+    out["rule.id"] = [rule.id for rule in rules]
     # A plain list: iterating the Arrow-backed strings pandas infers costs ten times more.
-    out["event.id"] = [event_id(key) for key in alerts["_key"].tolist()]
+    out["event.id"] = [event_id(key, rule.id) for key, rule in zip(alerts["_key"].tolist(), rules)]
     out["zeek_proxy.internal_network"] = settings.internal.first_holding(out["source.ip"])
     out["message"] = [
-        _message(*row) for row in zip(*(out[c].tolist() for c in (
+        _message(rule, *row) for rule, row in zip(rules, zip(*(out[c].tolist() for c in (
             "source.ip", "zeek_proxy.internal_network", "destination.ip", "destination.port",
-            "network.transport", "event.dataset", "zeek.socks.request.host", "zeek.socks.request.port")))
+            "network.transport", "event.dataset", EVIDENCE, DOMAIN, "zeek.socks.request.host",
+            "zeek.socks.request.port", "zeek.socks.version"))))
     ]
     return out
 
 
-def _message(source: str, network: str | None, destination: str, port: int, transport: str,
-             dataset: str | None, asked_host: str | None, asked_port: int | None) -> str:
-    """What an alert says: elastic-v2 also alerts on what Zeek marks outbound (from any
-    source), elastic-v4 on a SOCKS record (on any port)."""
+def _message(rule: RuleMeta, source: str, network: str | None, destination: str, port: int,
+             transport: str, dataset: str | None, kinds: tuple[str, ...] | None, domain: str | None,
+             asked_host: str | None, asked_port: int | None, socks_version: int | None) -> str:
+    """What an alert says: who went where, why that is a hit (elastic-v2 also alerts on
+    what Zeek marks outbound, elastic-v4 on a SOCKS record on any port), and what the
+    logs say the connection was."""
     side = f"internal, {network}" if network else "outbound, as Zeek marks it"
-    if dataset == "zeek.socks":
-        why = f"SOCKS server, asked for {asked_host or '?'}:{'?' if asked_port is None else asked_port}"
+    told = []
+    for kind in sorted(kinds if isinstance(kinds, tuple) else (), key=_TOLD_ORDER.index):
+        if kind == SOCKS:
+            version = "" if socks_version is None or pd.isna(socks_version) else socks_version
+            told.append(f"SOCKS{version} for {_short(asked_host or domain)}:{'?' if asked_port is None or pd.isna(asked_port) else asked_port}")
+        else:
+            told.append(f"{_TOLD[kind]} {_short(domain)}" if isinstance(domain, str) else _TOLD[kind])
+    if rule is RULE:
+        why = "SOCKS server" if dataset == "zeek.socks" else "proxy port"
     else:
-        why = "proxy port"
-    return f"{RULE.name}: {source} ({side}) to {destination}:{port}/{transport} (Internet, {why})"
+        why, told = told[0] if told else "proxy protocol", told[1:]
+    said = f"; {', '.join(told)}" if told else ""
+    return f"{rule.name}: {source} ({side}) to {destination}:{port}/{transport} (Internet, {why}{said})"
+
+
+_TOLD_ORDER = [SOCKS, CONNECT, PROXY_REQUEST, TLS, HTTP]
+_TOLD = {CONNECT: "HTTP CONNECT for", PROXY_REQUEST: "proxy request for", TLS: "TLS for", HTTP: "HTTP for"}
+
+
+def _short(text: str | None, limit: int = 100) -> str:
+    """A value from a log, cut to fit a one-line message."""
+    if not isinstance(text, str):
+        return "?"
+    return text if len(text) <= limit else text[: limit - 3] + "..."

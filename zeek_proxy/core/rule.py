@@ -19,9 +19,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from zeek_proxy.schema import CONTEXT_DATASETS
+
 if TYPE_CHECKING:  # config imports core.networks; only the type is needed here
     from zeek_proxy.config import Settings
-
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,8 @@ def match(frame: pd.DataFrame, settings: Settings) -> np.ndarray:
     if settings.socks:  # elastic-v4 and later: or any Zeek socks.log record, on any port
         port |= frame["event.dataset"].eq("zeek.socks").fillna(False).to_numpy(dtype=bool)
     candidate = transport & port
+    if candidate.any():  # http, ssl and tunnel records only tell more of a connection
+        candidate &= ~frame["event.dataset"].isin(CONTEXT_DATASETS).to_numpy(dtype=bool)
     if not candidate.any():
         return candidate
     # Network tests cost the most, so they run on the few port/transport candidates only.

@@ -9,37 +9,38 @@ import numpy as np
 import orjson
 import pandas as pd
 
-from zeek_proxy.core.rule import RULE
+from zeek_proxy.core.rule import RULE, RULES, RuleMeta
 from zeek_proxy.emit.base import Emitter, iso_times, python_values
 from zeek_proxy.schema import TIME_COLUMNS
 
-#: Frame columns not written as they are (they are rewritten or internal).
-_NOT_COPIED = {"@timestamp", "_key"}
+#: Frame columns not written as they are (they are rewritten or internal; `rule.id`
+#: picks the rule whose fields the alert carries).
+_NOT_COPIED = {"@timestamp", "_key", "rule.id"}
 #: Lines joined per write, about a megabyte: one text of all of them (and its UTF-8
 #: copy) would be fresh memory, whose first touch cost more than the joining itself.
 _LINES_PER_WRITE = 1024
 
 
-def _rule_fields(created: str) -> dict[str, Any]:
+def _rule_fields(created: str, rule: RuleMeta = RULE) -> dict[str, Any]:
     return {
         "event.kind": "alert",
         "event.created": created,
-        "event.risk_score": RULE.risk_score,
-        "event.severity": RULE.severity_code,
-        "event.severity_label": RULE.severity,
-        "rule.id": RULE.id,
-        "rule.name": RULE.name,
-        "rule.version": RULE.version,
-        "rule.description": RULE.description,
-        "rule.reference": RULE.reference[0],
-        "threat.framework": RULE.threat_framework,
-        "threat.tactic.id": [RULE.tactic_id],
-        "threat.tactic.name": [RULE.tactic_name],
-        "threat.tactic.reference": [RULE.tactic_reference],
-        "threat.technique.id": [RULE.technique_id],
-        "threat.technique.name": [RULE.technique_name],
-        "threat.technique.reference": [RULE.technique_reference],
-        "tags": ["alert", *RULE.tags],
+        "event.risk_score": rule.risk_score,
+        "event.severity": rule.severity_code,
+        "event.severity_label": rule.severity,
+        "rule.id": rule.id,
+        "rule.name": rule.name,
+        "rule.version": rule.version,
+        "rule.description": rule.description,
+        "rule.reference": rule.reference[0],
+        "threat.framework": rule.threat_framework,
+        "threat.tactic.id": [rule.tactic_id],
+        "threat.tactic.name": [rule.tactic_name],
+        "threat.tactic.reference": [rule.tactic_reference],
+        "threat.technique.id": [rule.technique_id],
+        "threat.technique.name": [rule.technique_name],
+        "threat.technique.reference": [rule.technique_reference],
+        "tags": ["alert", *rule.tags],
     }
 
 
@@ -67,18 +68,18 @@ def json_lines(frame: pd.DataFrame, alert: bool = True) -> list[str]:
         "event.category": ["network"],
         "event.type": ["connection"],
     }
-    if alert:
-        created = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        constant.update(_rule_fields(created))
-    layout = _layout(list(columns), constant)
+    created = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    rule_ids = frame["rule.id"].tolist() if "rule.id" in frame else [RULE.id] * len(frame)
+    layouts = {rule_id: _layout(list(columns), {**constant, **(_rule_fields(created, RULES[rule_id]) if alert else {})})
+               for rule_id in set(rule_ids)}
     values = [_encoded(column) for column in columns.values()]
-    templates: dict[int, tuple[str, list[int]]] = {}
+    templates: dict[tuple[str, int], tuple[str, list[int]]] = {}
     lines = []
-    for shape, row, related in zip(_shapes(values), zip(*values), _related(columns, values)):
-        if shape not in templates:
-            text, order = _template(layout, shape)
-            templates[shape] = ("{" + text + ',"related":{"ip":[%s]}}', order)
-        template, order = templates[shape]
+    for rule_id, shape, row, related in zip(rule_ids, _shapes(values), zip(*values), _related(columns, values)):
+        if (rule_id, shape) not in templates:
+            text, order = _template(layouts[rule_id], shape)
+            templates[rule_id, shape] = ("{" + text + ',"related":{"ip":[%s]}}', order)
+        template, order = templates[rule_id, shape]
         lines.append(template % (*[row[j] for j in order], related))
     return lines
 
@@ -113,6 +114,8 @@ def _encoded(column: list[Any]) -> list[str | None]:
 
 def _encoded_all(values: list[Any]) -> list[str]:
     kinds = {type(value) for value in values}
+    if list in kinds:  # lists (evidence read back from a state) are written as their tuples
+        values = [tuple(value) if isinstance(value, list) else value for value in values]
     if kinds == {int}:
         return _json(values)[1:-1].split(",")
     if kinds == {str}:

@@ -28,6 +28,9 @@ from zeek_proxy.reading.blocks import Block
 from zeek_proxy.reading.prefilter import Prefilter, Selection
 from zeek_proxy.stats import InputStats
 
+#: The logs read unless told otherwise (`formats.zeek` has them all).
+CONNECTION_LOGS = frozenset({"conn", "socks"})
+
 
 class Format:
     """One log syntax and its mapping to ECS rows, with the input's counts."""
@@ -36,10 +39,11 @@ class Format:
     module: ClassVar[str]
     dataset: ClassVar[str]
 
-    def __init__(self, path: str, stats: InputStats | None = None) -> None:
+    def __init__(self, path: str, stats: InputStats | None = None, logs: frozenset[str] | None = None) -> None:
         self.path = path
         self.stats = stats if stats is not None else InputStats(path)
         self.stats.format = self.name
+        self.logs = logs if logs is not None else CONNECTION_LOGS  # the Zeek logs to read
 
     def resume(self, header: list[str]) -> None:
         """Continue a file under the header lines in force where it stopped."""

@@ -13,11 +13,18 @@ import pyarrow as pa
 
 from zeek_proxy.formats import values
 from zeek_proxy.formats.base import Format
+from zeek_proxy.formats.http_request import request_domain, request_kind
+from zeek_proxy.schema import TLS
 from zeek_proxy.formats.jsonlines import load_object, select_json
-from zeek_proxy.reading.prefilter import Prefilter, Selection
+from zeek_proxy.reading.linescan import matching
+from zeek_proxy.reading.prefilter import Prefilter, Selection, blank_lines, keyed_lines, records_of
 
 #: IANA numbers Suricata may write instead of names.
 _PROTOCOL_NAMES = {1: "icmp", 6: "tcp", 17: "udp", 58: "ipv6-icmp", 132: "sctp"}
+#: An http event that is proxy use on its own: a CONNECT, or a URL in absolute form.
+_PROXY_REQUEST = (r'"http_method"\s*:\s*"[Cc][Oo][Nn][Nn][Ee][Cc][Tt]"'
+                  r'|"url"\s*:\s*"[A-Za-z][A-Za-z0-9+.-]*:(?:\\?/){2}')
+_FLOW_ID = r'"flow_id"\s*:\s*(?P<key>-?[0-9]+)'
 
 
 class EveFormat(Format):
@@ -26,7 +33,15 @@ class EveFormat(Format):
     dataset = "suricata.eve"
 
     def select(self, lines: pa.Array, force: list[int], prefilter: Prefilter) -> Selection:
-        return select_json(lines, force, prefilter, ("dest_ip", "dest_port"), endpoints)
+        if prefilter.lookup is not None:
+            records, forced = records_of(lines, force, blank_lines(lines))
+            parse = sorted({*forced, *keyed_lines(lines, _FLOW_ID, prefilter.lookup.flow_ids).tolist()})
+            return Selection(parse, records - len(parse))
+        chosen = select_json(lines, force, prefilter, ("dest_ip", "dest_port"), endpoints)
+        if prefilter.evidence:  # a proxy request alerts on any port
+            more = set(matching(lines, _PROXY_REQUEST).tolist()) - set(chosen.parse)
+            chosen = Selection(sorted({*chosen.parse, *more}), chosen.filtered - len(more), chosen.skipped)
+        return chosen
 
     def parse(self, lineno: int, line: bytes, terminated: bool) -> dict[str, Any] | None:
         event = load_object(line)
@@ -46,7 +61,7 @@ class EveFormat(Format):
         if flow_id is not None and (isinstance(flow_id, bool) or not isinstance(flow_id, int)
                                     or not -(1 << 63) <= flow_id < 1 << 63):
             raise ValueError(f"bad flow_id {str(flow_id)[:40]!r}")
-        return {
+        row = {
             "@timestamp": start if start is not None else values.iso_to_us(stamp),
             "event.start": start,
             "event.end": end,
@@ -66,6 +81,26 @@ class EveFormat(Format):
             "suricata.eve.flow_id": flow_id,
             "suricata.eve.event_type": _text(event.get("event_type")),
         }
+        if "http" in self.logs:  # --evidence: what the http and tls events say
+            _application(event, row)
+        return row
+
+
+def _application(event: dict[str, Any], row: dict[str, Any]) -> None:
+    """What an `http` or `tls` event says of the connection: the request (a CONNECT, an
+    absolute URL) or the server name asked for. (Alert and fileinfo events may carry
+    the same objects; the http or tls event of the flow says it once.)"""
+    event_type, http, tls = event.get("event_type"), event.get("http"), event.get("tls")
+    if event_type == "http" and isinstance(http, dict):
+        method, url = _text(http.get("http_method")), _text(http.get("url"))
+        kind = request_kind(method, url)
+        row.update({"http.request.method": method, "url.original": url,
+                    "user_agent.original": _text(http.get("http_user_agent")),
+                    "destination.domain": request_domain(kind, url, _text(http.get("hostname"))),
+                    "zeek_proxy.evidence": kind})
+    elif event_type == "tls" and isinstance(tls, dict):
+        sni = _text(tls.get("sni"))
+        row.update({"tls.client.server_name": sni, "destination.domain": sni, "zeek_proxy.evidence": TLS})
 
 
 def _flow_and_initiator(event: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -7,6 +7,7 @@ import json
 from zeek_proxy.formats.base import Format
 from zeek_proxy.formats.eve import EveFormat
 from zeek_proxy.formats.zeek_json import ZeekJSONFormat
+from zeek_proxy.formats.zeek import EVIDENCE_LOGS, log_of_fields, log_of_path
 from zeek_proxy.formats.zeek_tsv import ZeekTSVFormat
 
 #: --format spellings -> the adapters they allow.
@@ -51,4 +52,24 @@ def choose(head: bytes, fmt: str = "auto") -> type[Format] | None:
         return EveFormat
     if fmt == "zeek":
         return ZeekTSVFormat if head.lstrip()[:1] != b"{" else ZeekJSONFormat
+    return None
+
+
+def zeek_log(head: bytes) -> str | None:
+    """Which Zeek log (conn, http...) a Zeek log starting with `head` holds, judged by
+    its first `#path` or `_path`, or its fields; None when that cannot be told."""
+    for line in head.removeprefix(b"\xef\xbb\xbf").splitlines()[:40]:
+        text = line.decode("utf-8", "replace").strip()
+        if text.startswith("#path"):
+            log = log_of_path(text[len("#path"):].strip(), EVIDENCE_LOGS)
+            return None if log is None else log.name
+        if text.startswith("{"):
+            try:
+                obj = json.loads(text)
+            except ValueError:
+                continue
+            if isinstance(obj, dict):
+                path = obj.get("_path")
+                log = log_of_path(path, EVIDENCE_LOGS) if isinstance(path, str) else log_of_fields(obj, EVIDENCE_LOGS)
+                return None if log is None else log.name
     return None

@@ -10,14 +10,18 @@ import pyarrow as pa
 from zeek_proxy.formats.base import Format
 from zeek_proxy.formats.jsonlines import load_object, select_json
 from zeek_proxy.reading.linescan import matching
-from zeek_proxy.reading.prefilter import Prefilter, Selection
-from zeek_proxy.formats.zeek import log_of_fields, log_of_path
+from zeek_proxy.reading.prefilter import Prefilter, Selection, blank_lines, keyed_lines, records_of
+from zeek_proxy.formats.zeek import log_of_fields, log_of_path, not_read
 
 logger = logging.getLogger(__name__)
 
 
 #: A line that may be a socks.log record (its `request_p` field, or its `_path`).
 _SOCKS_RECORD = r'"request_p"|"_path"\s*:\s*"socks'
+#: A line that may be other proxy evidence: a tunnel record, a CONNECT, an absolute URI.
+_EVIDENCE_RECORD = (r'"tunnel_type"|"method"\s*:\s*"[Cc][Oo][Nn][Nn][Ee][Cc][Tt]"'
+                    r'|"uri"\s*:\s*"[A-Za-z][A-Za-z0-9+.-]*://')
+_UID = r'"uid"\s*:\s*"(?P<key>[^"]*)"'
 
 
 class ZeekJSONFormat(Format):
@@ -26,10 +30,15 @@ class ZeekJSONFormat(Format):
     dataset = "zeek.connection"
 
     def select(self, lines: pa.Array, force: list[int], prefilter: Prefilter) -> Selection:
+        if prefilter.lookup is not None:
+            records, forced = records_of(lines, force, blank_lines(lines))
+            parse = sorted({*forced, *keyed_lines(lines, _UID, prefilter.lookup.uids).tolist()})
+            return Selection(parse, records - len(parse))
         chosen = select_json(lines, force, prefilter, ("id.resp_h", "id.resp_p"), endpoints)
-        if prefilter.any_port_in_socks:  # a SOCKS record alerts on any port: parse them all
-            socks = set(matching(lines, _SOCKS_RECORD).tolist()) - set(chosen.parse)
-            chosen = Selection(sorted({*chosen.parse, *socks}), chosen.filtered - len(socks), chosen.skipped)
+        patterns = [_SOCKS_RECORD] * prefilter.any_socks + [_EVIDENCE_RECORD] * prefilter.evidence
+        if patterns:  # proxy evidence alerts on any port: parse it all
+            more = set(matching(lines, "|".join(patterns)).tolist()) - set(chosen.parse)
+            chosen = Selection(sorted({*chosen.parse, *more}), chosen.filtered - len(more), chosen.skipped)
         return chosen
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -43,11 +52,11 @@ class ZeekJSONFormat(Format):
         _flatten(obj)
         path = obj.get("_path")
         if isinstance(path, str):
-            log = log_of_path(path)
-            reason = f"_path {path} is not a conn or socks log"
+            log = log_of_path(path, self.logs)
+            reason = "_path " + not_read(self.logs, path)
         else:
-            log = log_of_fields(obj)
-            reason = "fields are not those of a conn or socks log"
+            log = log_of_fields(obj, self.logs)
+            reason = not_read(self.logs, None)
         if log is None:
             if reason not in self._warned:
                 self._warned.add(reason)

@@ -20,9 +20,10 @@ from zeek_proxy.reading import linescan
 from zeek_proxy.formats.base import Format, decode
 from zeek_proxy.reading.blocks import Block
 from zeek_proxy.reading.prefilter import (
-    Prefilter, Selection, blank_lines, cell_endpoints, lines_starting_with, not_starting_with, records_of,
+    Lookup, Prefilter, Selection, blank_lines, cell_endpoints, keyed_lines, lines_starting_with,
+    not_starting_with, records_of,
 )
-from zeek_proxy.formats.zeek import CONN, ZeekLog, log_of_fields, log_of_path
+from zeek_proxy.formats.zeek import CONN, HTTP, SSL, ZeekLog, log_of_fields, log_of_path, not_read
 
 logger = logging.getLogger(__name__)
 
@@ -129,11 +130,11 @@ class ZeekTSVFormat(Format):
         warn once when none does."""
         was = self.log
         if self.log_path is not None:
-            self.log = log_of_path(self.log_path)
-            self.why_not_read = f"#path {self.log_path} is not a conn or socks log"
+            self.log = log_of_path(self.log_path, self.logs)
+            self.why_not_read = "#path " + not_read(self.logs, self.log_path)
         elif self.fields is not None:
-            self.log = log_of_fields(self.fields)
-            self.why_not_read = "fields are not those of a conn or socks log"
+            self.log = log_of_fields(self.fields, self.logs)
+            self.why_not_read = not_read(self.logs, None)
         if self.log is not None and self.fields is not None:
             self.positions = [(name, self.index[name]) for name in self.log.fields if name in self.index]
         if was is not None and self.log is None and not self.quiet:
@@ -232,7 +233,8 @@ class ZeekTSVFormat(Format):
         """The bounded first pass, for a conn layout that allows it; a block holding a
         long cell before a port cell goes the full way (where the anchored pattern is
         used)."""
-        if not self.is_conn or self.fields is None or any(name not in self.index for name in _TUPLE):
+        if not self.is_conn or prefilter.lookup is not None or self.fields is None \
+                or any(name not in self.index for name in _TUPLE):
             return None
         bounded = self._bounded_first_pass(prefilter)
         return None if bounded is None else (bounded, (self._long_cell(prefilter),))
@@ -242,21 +244,54 @@ class ZeekTSVFormat(Format):
         records, forced = records_of(lines, force, blank_lines(lines))
         if self.log is None:
             return Selection(parse=forced, skipped=records - len(forced))
-        if not self.is_conn or self.fields is None or any(name not in self.index for name in _TUPLE):
+        if prefilter.lookup is not None:
+            chosen = self._looked_up(lines, prefilter.lookup)
+        elif self.log is HTTP and prefilter.evidence:
+            chosen = self._proxy_requests(lines)
+        elif self.log is SSL or self.log is HTTP:  # context only: read again for the alerts' uids
+            chosen = []
+        elif not self.is_conn or self.fields is None or any(name not in self.index for name in _TUPLE):
             everything = np.setdiff1d(np.arange(len(lines)), blank_lines(lines))
             return Selection(parse=everything.tolist())
+        else:
+            chosen = self._conn_candidates(lines, prefilter)
+        parse = sorted({*forced, *chosen})
+        return Selection(parse=parse, filtered=records - len(parse))
+
+    def _looked_up(self, lines: pa.Array, lookup: Lookup) -> list[int]:
+        """Lines whose `uid` cell is one of the looked-up connections'."""
+        if self.fields is None or "uid" not in self.index or len(self.separator) != 1:
+            return []
+        sep = re.escape(self.separator)
+        pattern = rf"^(?:[^{sep}\n]*{sep}){{{self.index['uid']}}}(?P<key>[^{sep}\r\n]*)"
+        return keyed_lines(lines, pattern, lookup.uids).tolist()
+
+    def _proxy_requests(self, lines: pa.Array) -> list[int]:
+        """http.log lines whose method cell is CONNECT (any case) or whose uri cell is
+        an absolute URI: the only http records that are proxy use on their own."""
+        sep = re.escape(self.separator)
+        cell = rf"[^{sep}\n]*{sep}"
+        found: set[int] = set()
+        for name, value in (("method", "[Cc][Oo][Nn][Nn][Ee][Cc][Tt]" + rf"(?:{sep}|\r?\n?$)"),
+                            ("uri", "[A-Za-z][A-Za-z0-9+.-]*://")):
+            if name in self.index:
+                found.update(linescan.matching(lines, rf"^(?:{cell}){{{self.index[name]}}}{value}").tolist())
+        return sorted(found)
+
+    def _conn_candidates(self, lines: pa.Array, prefilter: Prefilter) -> list[int]:
+        """conn.log lines that may be hits: the port pattern, then the rule on their cells."""
         candidates = linescan.matching(lines, self._first_pass(lines, prefilter))
+        if not len(candidates):
+            return []
         chosen = lines.take(pa.array(candidates))
-        parse = set(forced)
-        if len(candidates):
-            cells = pc.split_pattern(chosen, self.separator)
-            whole = pc.equal(pc.list_value_length(cells), len(self.fields)).to_numpy(zero_copy_only=False)
-            parse.update(candidates[~whole].tolist())  # wrong column count: the parser says why
-            rows = cells.filter(pa.array(whole))
-            tuple_cells = [pc.list_element(rows, self.index[name]) for name in _TUPLE]
-            escaped = np.zeros(len(rows), dtype=bool)
-            for cell in tuple_cells:
-                escaped |= pc.match_substring(cell, "\\").to_numpy(zero_copy_only=False)
-            keep = np.fromiter(map(prefilter.keep, cell_endpoints(*tuple_cells)), dtype=bool, count=len(rows))
-            parse.update(candidates[whole][keep | escaped].tolist())
-        return Selection(parse=sorted(parse), filtered=records - len(parse))
+        cells = pc.split_pattern(chosen, self.separator)
+        whole = pc.equal(pc.list_value_length(cells), len(self.fields)).to_numpy(zero_copy_only=False)
+        parse = set(candidates[~whole].tolist())  # wrong column count: the parser says why
+        rows = cells.filter(pa.array(whole))
+        tuple_cells = [pc.list_element(rows, self.index[name]) for name in _TUPLE]
+        escaped = np.zeros(len(rows), dtype=bool)
+        for cell in tuple_cells:
+            escaped |= pc.match_substring(cell, "\\").to_numpy(zero_copy_only=False)
+        keep = np.fromiter(map(prefilter.keep, cell_endpoints(*tuple_cells)), dtype=bool, count=len(rows))
+        parse.update(candidates[whole][keep | escaped].tolist())
+        return sorted(parse)

@@ -23,6 +23,7 @@ from zeek_proxy.errors import InputError, SourceLocation
 STDIN = "-"
 LOG_NAME_PATTERNS = ("*conn*.log*", "*eve*.json*")
 SOCKS_NAME_PATTERNS = ("*socks*.log*",)  # read too by the profiles with a socks branch
+EVIDENCE_NAME_PATTERNS = ("*socks*.log*", "*http*.log*", "*ssl*.log*", "*tunnel*.log*")  # and by --evidence
 NOT_LOGS = ("*conn-summary*",)  # zeekctl's text reports
 GZIP_MAGIC = b"\x1f\x8b"
 BUFFER = 1 << 20

@@ -27,6 +27,15 @@ from zeek_proxy.core.rule import Endpoints
 
 
 @dataclass(frozen=True)
+class Lookup:
+    """Connections whose every record is wanted, whatever it says: Zeek uids and
+    Suricata flow ids (the evidence join reads the logs again for them)."""
+
+    uids: frozenset[str] = frozenset()
+    flow_ids: frozenset[int] = frozenset()
+
+
+@dataclass(frozen=True)
 class Prefilter:
     """Destination ports worth parsing, and a predicate on a record's endpoints.
 
@@ -39,6 +48,13 @@ class Prefilter:
     keep: Callable[[Endpoints], bool]
     excluded_destinations: NetworkSet | None = None
     any_port_in_socks: bool = False  # a SOCKS record may match on any port: never drop one
+    evidence: bool = False  # also keep proxy evidence on any port: SOCKS, tunnels, CONNECT, absolute URIs
+    lookup: Lookup | None = None  # instead of all the above: the records of these connections
+
+    @property
+    def any_socks(self) -> bool:
+        """Whether every SOCKS record is kept."""
+        return self.any_port_in_socks or self.evidence
 
     @property
     def port_pattern(self) -> str:
@@ -114,6 +130,17 @@ def cell_endpoints(transport: pa.Array, source: pa.Array, destination: pa.Array,
     number = pc.cast(pc.if_else(digits, port, pa.scalar(None, pa.large_string())), pa.int64())
     return list(zip(pc.utf8_lower(_cell(transport)).to_pylist(), _cell(source).to_pylist(),
                     _cell(destination).to_pylist(), number.to_pylist()))
+
+
+def keyed_lines(lines: pa.Array, pattern: str, keys: frozenset[str] | frozenset[int]) -> np.ndarray:
+    """Indices of lines whose key, the group `key` of `pattern` (RE2), written as text
+    is one of `keys`: one extraction and one hash lookup per line, however many keys
+    there are."""
+    if not keys or not len(lines):
+        return np.zeros(0, dtype=np.int64)
+    found = pc.struct_field(pc.extract_regex(lines, pattern), [0])  # bytes in, bytes out
+    value_set = pa.array([str(key).encode() for key in keys], found.type)
+    return np.flatnonzero(pc.is_in(found, value_set=value_set).to_numpy(zero_copy_only=False))
 
 
 def records_of(lines: pa.Array, force: list[int], not_records: np.ndarray) -> tuple[int, list[int]]:

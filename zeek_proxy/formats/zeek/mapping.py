@@ -21,6 +21,9 @@ ENDPOINTS: Table = (
     ("id.resp_p", "destination.port", values.port),
 )
 
+#: What a record of a connection must have set: its time and 4-tuple.
+REQUIRED: tuple[str, ...] = ("ts", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p")
+
 
 @dataclass(frozen=True)
 class ZeekLog:
