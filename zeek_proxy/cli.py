@@ -35,7 +35,7 @@ from zeek_proxy.reading.inputs import LOG_NAME_PATTERNS
 from zeek_proxy.watch import follow
 from zeek_proxy.config import PROFILES, Settings, build_settings, to_toml
 from zeek_proxy.core import RULE, fill_community_id
-from zeek_proxy.core.explain import explain as explain_connection
+from zeek_proxy.core.explain import EVIDENCE_KINDS, explain as explain_connection
 from zeek_proxy.stats import InputStats, render, render_allow
 
 logger = logging.getLogger("zeek_proxy")
@@ -462,20 +462,29 @@ def normalize(paths: tuple[str, ...], input_format: str, output: str, strict: bo
 @click.option("--transport", default="tcp", show_default=True, help="tcp, udp, icmp...")
 @click.option("--time", "when", type=TimeParam(), default=None, metavar="TIME",
               help="Connection time, for allow entries that expire [default: now].")
+@click.option("--evidence", "kind", type=click.Choice(list(EVIDENCE_KINDS)), default=None,
+              help="What the logs say the connection was (as zeek_proxy.evidence names it); "
+                   "judges the Proxy Protocol detection too.")
+@click.option("--domain", default=None, metavar="NAME", help="With --evidence: the name asked for.")
 @config_options
 def explain(source: str, destination: str, port: int, sport: int | None, transport: str,
-            when: pd.Timestamp | None, config: str | None, allowlists: tuple[str, ...]) -> None:
+            when: pd.Timestamp | None, kind: str | None, domain: str | None, config: str | None,
+            allowlists: tuple[str, ...]) -> None:
     """Say whether a connection would alert, and why.
 
-    The first line is the verdict: ALERT, SUPPRESSED by <entry>, or NO MATCH: <reason>;
-    the steps behind it follow.
+    The first line is the verdict: ALERT, ALERT: Proxy Protocol to the Internet,
+    SUPPRESSED by <entry>, or NO MATCH: <reason>; the steps behind it follow.
 
     \b
     Example:
         zeek-proxy explain --src 10.1.2.3 --dst 203.0.113.9 --port 8080 -c site.toml
+        zeek-proxy explain --src 10.0.0.55 --dst 60.190.189.214 --port 8124 --evidence socks
     """
-    settings = _settings(config, allowlists)
-    click.echo(str(explain_connection(settings, source, destination, port, sport, transport, when)))
+    if domain and not kind:
+        raise click.UsageError("--domain goes with --evidence")
+    settings = replace(_settings(config, allowlists), evidence=True)
+    click.echo(str(explain_connection(settings, source, destination, port, sport, transport, when,
+                                      kind, domain)))
 
 
 @cli.command()

@@ -6,13 +6,16 @@ import csv
 
 import pandas as pd
 
+from zeek_proxy.core.rule import RULES
 from zeek_proxy.emit.base import Emitter, iso_times, python_values
 
 COLUMNS = (
     "@timestamp", "event.id", "source.ip", "source.port", "destination.ip",
     "destination.port", "network.transport", "network.protocol", "event.module",
     "zeek.session_id", "suricata.eve.flow_id", "network.community_id", "log.file.path",
-    "message", "zeek_proxy.suppressed_by",
+    "message", "rule.name", "destination.domain", "zeek_proxy.evidence", "http.request.method",
+    "url.original", "user_agent.original", "tls.client.server_name", "zeek.socks.request.host",
+    "zeek.socks.request.port", "zeek_proxy.suppressed_by",
 )
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -33,10 +36,13 @@ class CSVEmitter(Emitter):
         self.writer.writerow(COLUMNS)
 
     def write(self, alerts: pd.DataFrame) -> None:
+        if "rule.id" in alerts:
+            alerts = alerts.assign(**{"rule.name": [RULES[r].name if r in RULES else None for r in alerts["rule.id"]]})
         columns = [
             iso_times(alerts[c]) if c == "@timestamp"
             else python_values(alerts[c]) if c in alerts else [None] * len(alerts)
             for c in COLUMNS
         ]
         for row in zip(*columns):
-            self.writer.writerow(["" if v is None else neutralise(v) for v in row])
+            self.writer.writerow(["" if v is None else neutralise(",".join(v) if isinstance(v, (list, tuple)) else v)
+                                  for v in row])

@@ -12,9 +12,17 @@ from typing import Any
 
 import pandas as pd
 
+from zeek_proxy.core.rule import PROTOCOL_RULE, RULE
 from zeek_proxy.emit.base import Emitter, epoch_seconds, python_values
 
 NOTE = "ProxyPort::Internet_Activity"
+#: The note of the second detection (--evidence), by rule id.
+NOTES = {RULE.id: NOTE, PROTOCOL_RULE.id: "ProxyPort::Protocol_Activity"}
+#: Evidence fields written to `sub` as name=value, when set.
+_SUB_EVIDENCE = (("zeek_proxy.evidence", "evidence"), ("destination.domain", "domain"),
+                 ("http.request.method", "method"), ("url.original", "uri"),
+                 ("tls.client.server_name", "sni"), ("zeek.socks.request.host", "socks_target"),
+                 ("zeek.socks.request.port", "socks_port"))
 ACTION = "Notice::ACTION_LOG"
 SUPPRESS_FOR = 3600.0
 
@@ -74,6 +82,10 @@ def notice_records(alerts: pd.DataFrame) -> list[dict[str, Any]]:
             sub.append(f"community_id={get('network.community_id')}")
         if get("suricata.eve.flow_id") is not None:
             sub.append(f"flow_id={get('suricata.eve.flow_id')}")
+        for name, key in _SUB_EVIDENCE:
+            value = get(name)
+            if value is not None:
+                sub.append(f"{key}={','.join(value) if isinstance(value, (list, tuple)) else value}")
         if get("zeek_proxy.suppressed_by") is not None:  # --show-suppressed
             sub.append(f"suppressed_by={get('zeek_proxy.suppressed_by')}")
         records.append({
@@ -82,7 +94,7 @@ def notice_records(alerts: pd.DataFrame) -> list[dict[str, Any]]:
             "id.orig_h": get("source.ip"), "id.orig_p": get("source.port"),
             "id.resp_h": get("destination.ip"), "id.resp_p": get("destination.port"),
             "proto": get("network.transport"),
-            "note": NOTE,
+            "note": NOTES.get(get("rule.id") or RULE.id, NOTE),
             "msg": get("message"),
             "sub": " ".join(sub),
             "src": get("source.ip"), "dst": get("destination.ip"), "p": get("destination.port"),
