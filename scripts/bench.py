@@ -14,6 +14,7 @@ before every run.
     python scripts/bench.py --rows 200000 --repeat 1         # a quick look
     python scripts/bench.py --tools zeek-proxy,duckdb --formats tsv --markdown
     python scripts/bench.py --scaling                        # peak RSS, 1M vs 4M rows
+    python scripts/bench.py --evidence                       # --evidence vs conn only on a sensor folder
 
 Files are cached in WORKDIR/ROWS/ (conn.log, conn.json.log, eve.json, conn.log.gz
 compressed with `gzip -6`, gzip's default level, and expected.json holding the
@@ -657,6 +658,82 @@ def scaling(args: argparse.Namespace, ctx: Context) -> int:
     return 0 if verdict == "OK" else 1
 
 
+HTTP_FIELDS = ("ts uid id.orig_h id.orig_p id.resp_h id.resp_p trans_depth method host uri referrer version "
+               "user_agent origin request_body_len response_body_len status_code status_msg info_code info_msg "
+               "tags username password proxied orig_fuids orig_filenames orig_mime_types resp_fuids "
+               "resp_filenames resp_mime_types").split()
+SSL_FIELDS = ("ts uid id.orig_h id.orig_p id.resp_h id.resp_p version cipher curve server_name resumed "
+              "last_alert next_protocol established ssl_history cert_chain_fps client_cert_chain_fps "
+              "sni_matches_cert").split()
+#: One CONNECT (on a port that is not a proxy port) per this many http records.
+CONNECT_EVERY = 2000
+
+
+def _zeek_header(path: str, fields: list[str]) -> str:
+    return ("#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n"
+            f"#path\t{path}\n#open\t2026-11-27-10-00-00\n#fields\t" + "\t".join(fields)
+            + "\n#types\t" + "\t".join(["time"] + ["string"] * (len(fields) - 1)) + "\n")
+
+
+def evidence_folder(directory: Path, rows: int) -> Path:
+    """A sensor folder: the benchmark's conn.log, and the http.log (one record per 4
+    connections, now and then a CONNECT to an Internet proxy on 8888) and ssl.log (one
+    per 3) of the same connections, as Zeek writes them. Made once, cached."""
+    folder = directory / "evidence"
+    if (folder / "ssl.log").exists():
+        return folder
+    folder.mkdir(parents=True, exist_ok=True)
+    if not (folder / "conn.log").exists():
+        os.symlink(directory / FILES["tsv"], folder / "conn.log")
+    generator = load_generator()
+    with open(folder / "http.log.part", "w", buffering=1 << 20) as http, \
+            open(folder / "ssl.log.part", "w", buffering=1 << 20) as ssl:
+        http.write(_zeek_header("http", HTTP_FIELDS))
+        ssl.write(_zeek_header("ssl", SSL_FIELDS))
+        for i, c in enumerate(generator.connections(rows, SEED)):
+            ends = f"{c.ts + 0.01:.6f}\t{c.uid}\t{c.orig_h}\t{c.orig_p}\t{c.resp_h}\t{c.resp_p}"
+            if i % 4 == 0:
+                connect = i % (4 * CONNECT_EVERY) == 0
+                method, uri = ("CONNECT", f"t{i}.example.net:443") if connect else ("GET", f"/api/v1/items/{i}?page=2")
+                resp = "203.0.113.80\t8888" if connect else f"{c.resp_h}\t{c.resp_p}"
+                http.write(f"{c.ts + 0.01:.6f}\t{c.uid}\t{c.orig_h}\t{c.orig_p}\t{resp}\t1\t{method}\t"
+                           f"www{i % 97}.example.com\t{uri}\thttp://www{i % 97}.example.com/\t1.1\t"
+                           "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36\t-\t0\t5120\t200\tOK\t"
+                           "-\t-\t(empty)\t-\t-\t-\t-\t-\t-\tFq3ie92nXlb1\t-\ttext/html\n")
+            if i % 3 == 0:
+                ssl.write(f"{ends}\tTLSv13\tTLS_AES_128_GCM_SHA256\tx25519\tsni{i % 89}.example.org\tF\t-\th2\tT\t"
+                          "CsiI\t(empty)\t(empty)\tT\n")
+    for name in ("http.log", "ssl.log"):
+        os.replace(folder / f"{name}.part", folder / name)
+    return folder
+
+
+def evidence_benchmark(args: argparse.Namespace, ctx: Context) -> int:
+    """An --evidence scan of a sensor folder against the conn-only scan of the same
+    folder (targets: at most 1.5x the time, under 300 MB peak RSS)."""
+    directory = args.workdir / str(args.rows)
+    prepare_inputs(directory, args.rows, ["tsv"])
+    folder = evidence_folder(directory, args.rows)
+    base = [ctx.zeek_proxy, "scan", "-o", "-", str(folder)]
+    plan = [Result("conn only", "zeek-proxy", base, folder),
+            Result("--evidence", "zeek-proxy", base + ["--evidence"], folder)]
+    run_rounds(plan, args.repeat)
+    conn_only = plan[0].median
+    rows = [[r.fmt, "-" if r.median is None else f"{r.median:.2f}",
+             "-" if r.median is None or conn_only is None else f"{r.median / conn_only:.2f}x",
+             "-" if r.peak_rss_mb is None else f"{r.peak_rss_mb:.0f}", r.hits()] for r in plan]
+    sizes = ", ".join(f"{p.name} {p.stat().st_size / 1e6:.0f} MB" for p in sorted(folder.iterdir()))
+    for key, value in machine_info(ctx):
+        print(f"{key + ':':12}{value}")
+    print(f"{'input:':12}{sizes}, median of {args.repeat}\n")
+    print(render_table(["scan", "median s", "vs conn only", "peak RSS MB", "alerts"], rows, args.markdown))
+    evidence = plan[1]
+    ok = (conn_only is not None and evidence.median is not None and evidence.median <= 1.5 * conn_only
+          and (evidence.peak_rss_mb or 0) < 300)
+    print(f"\ntargets (<= 1.5x conn only, < 300 MB): {'OK' if ok else 'MISSED'}")
+    return 0 if ok else 1
+
+
 def dask_archives(directory: Path, rows: int) -> Path:
     """8 hourly zeekctl gzip archives of rows/8 connections each (made once, cached)."""
     folder = directory / "dask-archives"
@@ -731,6 +808,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="SET threads for duckdb; 0 keeps its default, all cores (default: %(default)s)")
     parser.add_argument("--dask", action="store_true",
                         help="local engine vs --engine dask with 1 and 2 workers on 8 gzip archives")
+    parser.add_argument("--evidence", action="store_true",
+                        help="--evidence against conn only, on a folder of conn.log, http.log and ssl.log")
     parser.add_argument("--scaling", action="store_true",
                         help="instead of the table: zeek-proxy's peak RSS on TSV at --scaling-rows, and their ratio")
     parser.add_argument("--scaling-rows", type=_rows_list, default=[1_000_000, 4_000_000],
@@ -772,6 +851,8 @@ def main(argv: list[str] | None = None) -> None:
     ctx = Context(python=sys.executable, zeek_proxy=find_zeek_proxy(), duckdb_threads=args.duckdb_threads)
     if args.dask:
         sys.exit(dask_benchmark(args, ctx))
+    if args.evidence:
+        sys.exit(evidence_benchmark(args, ctx))
     sys.exit(scaling(args, ctx) if args.scaling else benchmark(args, ctx))
 
 

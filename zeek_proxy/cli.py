@@ -34,7 +34,7 @@ from zeek_proxy.pipeline import ScanResult, input_size, log_names, read_frames, 
 from zeek_proxy.reading.inputs import LOG_NAME_PATTERNS
 from zeek_proxy.watch import follow
 from zeek_proxy.config import PROFILES, Settings, build_settings, to_toml
-from zeek_proxy.core import RULE, fill_community_id
+from zeek_proxy.core import PROTOCOL_RULE, RULE, fill_community_id
 from zeek_proxy.core.explain import EVIDENCE_KINDS, explain as explain_connection
 from zeek_proxy.stats import InputStats, render, render_allow
 
@@ -301,6 +301,8 @@ def scan(paths: tuple[str, ...], input_format: str, output: str, strict: bool,
         if engine == "dask":
             if state is not None or "-" in inputs:
                 raise click.UsageError("--engine dask reads files, without --state or stdin")
+            if settings.evidence:
+                raise click.UsageError("--evidence runs on the local engine (its join reads the logs twice)")
             from zeek_proxy.engine_dask import scan_dask
 
             result = scan_dask(inputs, settings, scheduler, jobs, input_format=input_format,
@@ -504,6 +506,10 @@ def rule(config: str | None, allowlists: tuple[str, ...]) -> None:
         f"{RULE.tactic_id} {RULE.tactic_name} / {RULE.technique_id} {RULE.technique_name}",
         "known false positives: " + "; ".join(RULE.false_positives),
     )
+    if settings.evidence:
+        meta += (f"evidence on: also {PROTOCOL_RULE.name} (rule {PROTOCOL_RULE.id}, version "
+                 f"{PROTOCOL_RULE.version}): SOCKS, HTTP CONNECT or an absolute-form request from an "
+                 "internal source to the Internet, on any port",)
     click.echo(to_toml(settings, meta), nl=False)
 
 
