@@ -305,3 +305,28 @@ def test_connect_targets_are_parsed_defensively(uri: str, target) -> None:
 def test_what_a_request_says(method, uri, host, kind: str, domain) -> None:
     assert request_kind(method, uri) == kind
     assert request_domain(kind, uri, host) == domain
+
+
+def test_a_worker_process_s_copy_of_the_format_chooses_the_same_lines(tmp_path: Path) -> None:
+    """Large files are pre-filtered in forked processes, on a pickled copy of the format:
+    it must know its log (http) as the original does, and keep CONNECT lines only."""
+    import pickle
+    from dataclasses import replace
+
+    import pyarrow as pa
+
+    from zeek_proxy.formats.zeek import EVIDENCE_LOGS
+    from zeek_proxy.formats.zeek_tsv import ZeekTSVFormat
+    from zeek_proxy.pipeline import rule_prefilter
+
+    text = write_tsv(tmp_path, "http", [
+        [T0, "C1", "10.1.1.1", 1, "8.8.8.8", 8888, 1, "CONNECT", "-", "a.example:443", "-", 200, "-", "-"],
+        [T0, "C2", "10.1.1.1", 2, "8.8.8.8", 80, 1, "GET", "b.example", "/", "-", 200, "-", "-"],
+    ]).read_bytes().splitlines(keepends=True)
+    format = ZeekTSVFormat("http.log", logs=EVIDENCE_LOGS)
+    for line in text[:8]:
+        format.parse(0, line, True)
+    lines = pa.array(text[8:10], pa.large_binary())
+    prefilter = rule_prefilter(replace(build_settings(), evidence=True))
+    copy = pickle.loads(pickle.dumps(format))
+    assert copy.select(lines, [], prefilter).parse == format.select(lines, [], prefilter).parse == [0]

@@ -193,30 +193,39 @@ def _hits(frame: pd.DataFrame, settings: Settings) -> pd.DataFrame:
     return frame.loc[port | protocol].assign(_detection=np.where(port, core.PORT, core.PROTOCOL)[port | protocol])
 
 
-def _looked_up(paths: Sequence[str | Opened], input_format: str, hits: list[pd.DataFrame],
-               jobs: int, max_record: int, names: tuple[str, ...]) -> list[pd.DataFrame]:
+def _looked_up(paths: Sequence[str | Opened], input_format: str, hits: list[pd.DataFrame], jobs: int,
+               max_record: int, names: tuple[str, ...],
+               counted: tuple[list[InputStats], list[InputError]] | None = None) -> list[pd.DataFrame]:
     """The records, in http and ssl logs (and, for connections only the protocol
     detection saw, in eve files), of the connections of `hits`: what they add to the
-    alerts. Files are read whole and uncounted (their counts come from the scan);
-    standard input cannot be read again."""
-    if not hits:
-        return []
-    found = pd.concat(hits, ignore_index=True)
+    alerts. Files read again are read whole and uncounted (their counts come from the
+    scan); standard input cannot be read again. With `counted` (inputs, errors), ssl
+    logs were left out of the scan, which they could not alert in: they are read here
+    once, and counted."""
+    found = pd.concat(hits, ignore_index=True) if hits else empty_frame().assign(_detection=core.PORT)
     keys = core.connection_keys(found)
     uids = frozenset(found["zeek.session_id"].dropna().astype(str))
     port_keys = set(keys[found["_detection"].eq(core.PORT).to_numpy()]) if "_detection" in found else set(keys)
     flows = found.loc[~keys.isin(port_keys).to_numpy(), "suricata.eve.flow_id"].dropna()
     flow_ids = frozenset(int(f) for f in flows)
-
-    def wanted(head: bytes, format_class: type[Format]) -> bool:
-        if format_class is EveFormat:
-            return bool(flow_ids)
-        return bool(uids) and zeek_log(head) in ("http", "ssl")
-
     files = [p.path if isinstance(p, Opened) else p for p in paths]
+    files = [f for f in files if f != "-"]
     lookup = Prefilter(ports=(), keep=lambda _: False, lookup=Lookup(uids, flow_ids))
-    frames = read_frames([f for f in files if f != "-"], input_format, prefilter=lookup, jobs=jobs,
-                         max_record=max_record, names=names, logs=EVIDENCE_LOGS, wanted=wanted, errors=[])
+    again = ("http",) if counted is not None else ("http", "ssl")
+
+    def read_again(head: bytes, format_class: type[Format]) -> bool:
+        return bool(flow_ids) if format_class is EveFormat else bool(uids) and zeek_log(head) in again
+
+    def ssl(head: bytes, format_class: type[Format]) -> bool:
+        return format_class is not EveFormat and zeek_log(head) == "ssl"
+
+    frames = []
+    if counted is not None:
+        frames += read_frames(files, input_format, inputs=counted[0], errors=counted[1], prefilter=lookup,
+                              jobs=jobs, max_record=max_record, names=names, logs=EVIDENCE_LOGS, wanted=ssl)
+    if uids or flow_ids:
+        frames += read_frames(files, input_format, prefilter=lookup, jobs=jobs, max_record=max_record,
+                              names=names, logs=EVIDENCE_LOGS, wanted=read_again, errors=[])
     wanted_keys = set(keys)
     return [frame.loc[core.connection_keys(frame).isin(wanted_keys).to_numpy()].assign(_detection=core.CONTEXT)
             for frame in frames if not frame.empty]
@@ -258,9 +267,13 @@ def scan(
     warnings: list[str] = []
     jobs = jobs or os.cpu_count() or 1
     names = log_names(settings)
+    # With --evidence and no state, ssl logs (context only) are read once, after the scan.
+    defer = settings.evidence and state is None and not strict
     frames = read_frames(paths, input_format, strict, inputs, errors,
                          rule_prefilter(settings) if prefilter else None, jobs, progress, state,
-                         max_record, warnings, names, EVIDENCE_LOGS if settings.evidence else CONNECTION_LOGS)
+                         max_record, warnings, names, EVIDENCE_LOGS if settings.evidence else CONNECTION_LOGS,
+                         wanted=(lambda head, format_class: format_class is EveFormat or zeek_log(head) != "ssl")
+                         if defer else None)
     hits, tunnels = [], []
     try:
         for frame in frames:
@@ -273,7 +286,8 @@ def scan(
     except MalformedRecordError as exc:  # --strict: what was read before it still counts
         errors.append(exc)
     if settings.evidence:
-        hits += _looked_up(paths, input_format, hits, jobs, max_record, names)
+        hits += _looked_up(paths, input_format, hits, jobs, max_record, names,
+                           (inputs, errors) if defer else None)
     result = conclude(hits, inputs, errors, settings, since, until, max_signals, state, tunnels)
     result.warnings = warnings
     return result

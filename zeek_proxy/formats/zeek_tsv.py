@@ -244,11 +244,12 @@ class ZeekTSVFormat(Format):
         records, forced = records_of(lines, force, blank_lines(lines))
         if self.log is None:
             return Selection(parse=forced, skipped=records - len(forced))
+        log = self.log.name  # by name: a worker process holds a copy of the mapping
         if prefilter.lookup is not None:
             chosen = self._looked_up(lines, prefilter.lookup)
-        elif self.log is HTTP and prefilter.evidence:
+        elif log == HTTP.name and prefilter.evidence:
             chosen = self._proxy_requests(lines)
-        elif self.log is SSL or self.log is HTTP:  # context only: read again for the alerts' uids
+        elif log in (SSL.name, HTTP.name):  # context only: read again for the alerts' uids
             chosen = []
         elif not self.is_conn or self.fields is None or any(name not in self.index for name in _TUPLE):
             everything = np.setdiff1d(np.arange(len(lines)), blank_lines(lines))
@@ -269,14 +270,17 @@ class ZeekTSVFormat(Format):
     def _proxy_requests(self, lines: pa.Array) -> list[int]:
         """http.log lines whose method cell is CONNECT (any case) or whose uri cell is
         an absolute URI: the only http records that are proxy use on their own."""
+        pattern = self._proxy_request_pattern()
+        return linescan.matching(lines, pattern).tolist() if pattern else []
+
+    def _proxy_request_pattern(self) -> str | None:
+        """One pattern for both, anchored on their columns (a referrer cell holding a
+        URL does not count)."""
         sep = re.escape(self.separator)
         cell = rf"[^{sep}\n]*{sep}"
-        found: set[int] = set()
-        for name, value in (("method", "[Cc][Oo][Nn][Nn][Ee][Cc][Tt]" + rf"(?:{sep}|\r?\n?$)"),
-                            ("uri", "[A-Za-z][A-Za-z0-9+.-]*://")):
-            if name in self.index:
-                found.update(linescan.matching(lines, rf"^(?:{cell}){{{self.index[name]}}}{value}").tolist())
-        return sorted(found)
+        wanted = (("method", rf"[Cc][Oo][Nn][Nn][Ee][Cc][Tt](?:{sep}|\r?\n?$)"), ("uri", "[A-Za-z][A-Za-z0-9+.-]*://"))
+        patterns = [rf"^(?:{cell}){{{self.index[name]}}}{value}" for name, value in wanted if name in self.index]
+        return "|".join(patterns) or None
 
     def _conn_candidates(self, lines: pa.Array, prefilter: Prefilter) -> list[int]:
         """conn.log lines that may be hits: the port pattern, then the rule on their cells."""
