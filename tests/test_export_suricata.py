@@ -1,12 +1,14 @@
 """Suricata export: every rule parses with surinort-ast's strict parser, without error or
 warning diagnostics, and a small evaluator of the parsed rules (addresses, ports,
-negations, the allow flowbit) alerts on exactly the connections the offline scan alerts on.
+negations, the allow flowbit, and for the HTTP proxy rules the request's method and URI)
+alerts on exactly the connections the offline scan alerts on.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import re
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -17,10 +19,13 @@ from surinort_ast import DiagnosticLevel, Dialect, Rule, validate_rules
 from surinort_ast.parsing.factory import ParserFactory
 
 from conftest import generate
+from test_export_evidence import CONFIGS as EVIDENCE_CONFIGS
+from test_export_evidence import Proxied, proxied, scanned
+from test_export_evidence import settings_for as evidence_settings
 from zeek_proxy import scan
 from zeek_proxy.cli import cli
 from zeek_proxy.config import DEFAULT_SETTINGS, Settings, parse_config
-from zeek_proxy.core.rule import RULE
+from zeek_proxy.core.rule import PROTOCOL_RULE, RULE
 from zeek_proxy.export.suricata import FLOWBIT, ONCE, to_suricata_rules
 
 TODAY = date(2026, 11, 27)  # the generator's day: "old-vendor" has expired, "migration" has not
@@ -357,3 +362,132 @@ def test_the_aimed_connections_get_the_expected_verdicts() -> None:
     verdicts = [alerts(rules, c) for c in AIMED[:15]]
     assert verdicts == [False, True, False, True, True, True, False, False, False, False, True, True, True,
                         True, True]
+
+
+# -- proxy protocols: the HTTP CONNECT and absolute-form request rules -------------------
+
+def request_matches(rule: Rule, method: str | None, uri: str | None) -> bool:
+    """The rule's payload options against an HTTP request: `http.method` and
+    `http.uri.raw` buffers, `content` (with `nocase`), `bsize` and `pcre`, as Suricata
+    applies them (the buffers are what eve writes as `http_method` and `url`)."""
+    buffers = {"http.method": method, "http.uri.raw": uri}
+    buffer: str | None = None
+    checks: list[list[Any]] = []
+    for option in rule.options:
+        if option.type == "BufferSelectOption":
+            buffer = buffers[option.buffer_name]  # any other buffer fails the test
+        elif option.type == "ContentOption":
+            checks.append(["content", buffer, option.pattern.decode(), False])
+        elif option.type == "NocaseOption":
+            assert checks[-1][0] == "content"
+            checks[-1][3] = True
+        elif option.type == "GenericOption" and option.keyword == "bsize":
+            checks.append(["bsize", buffer, int(option.value)])
+        elif option.type == "PcreOption":
+            assert option.flags in ("", "i"), option.flags
+            checks.append(["pcre", buffer, re.compile(option.pattern, re.I if option.flags else 0)])
+        else:
+            assert option.type in ("MsgOption", "FlowOption", "FlowbitsOption", "ClasstypeOption", "SidOption",
+                                   "RevOption", "MetadataOption"), option.type
+    assert checks, rule.raw_text
+    for kind, value, *args in checks:
+        if value is None:
+            return False
+        if kind == "content" and not (args[0].lower() in value.lower() if args[1] else args[0] in value):
+            return False
+        if kind == "bsize" and len(value.encode()) != args[0]:
+            return False
+        if kind == "pcre" and not args[0].search(value):
+            return False
+    return True
+
+
+def alerts_on(rules: list[Rule], item: Proxied) -> bool:
+    """Does some rule alert on the connection: a port rule on its first packet, or an
+    HTTP rule on its request (Suricata's `alert http` header names the app-layer
+    protocol); flowbit setters run first and `noalert` rules never alert."""
+    c = item.conn
+    if alerts([r for r in rules if r.header.protocol.value != "http"], c):
+        return True
+    if item.log != "http":
+        return False  # Suricata has no SOCKS rule
+    allowed = any(("set", FLOWBIT) in bits(r) and header_matches(r, c) for r in rules)
+    as_http = replace(c, proto="http")
+    return any(r.header.protocol.value == "http" and header_matches(r, as_http)
+               and request_matches(r, item.method, item.uri)
+               and not (allowed and ("isnotset", FLOWBIT) in bits(r)) for r in rules)
+
+
+def protocol_rules(rules: list[Rule]) -> list[Rule]:
+    return [r for r in rules if r.header.protocol.value == "http"]
+
+
+@pytest.mark.parametrize("name", EVIDENCE_CONFIGS)
+def test_protocol_rules_parse_strictly_and_name_their_rule(name: str) -> None:
+    settings = evidence_settings(name)
+    text = to_suricata_rules(settings, sid_base=77, today=TODAY)
+    rules = parse(text)
+    assert [o.value for r in rules for o in options(r, "SidOption")] == list(range(77, 77 + len(rules)))
+    http = protocol_rules(rules)
+    assert len(http) == (2 if settings.evidence else 0)
+    for rule in rules:
+        [msg] = options(rule, "MsgOption")
+        [meta] = options(rule, "MetadataOption")
+        mine = PROTOCOL_RULE if msg.text.startswith(PROTOCOL_RULE.name) else RULE
+        assert msg.text.startswith(mine.name)
+        origin = "elastic" if mine is RULE else "zeek_proxy"
+        assert {(f"{origin}_rule_id", mine.id), ("mitre_technique_id", "T1090")} <= set(meta.entries)
+    for rule in http:
+        assert [[d.value for d in o.directions] for o in options(rule, "FlowOption")] == [["to_server"]]
+        assert [[s.value for s in o.states] for o in options(rule, "FlowOption")] == [["established"]]
+        assert {("isnotset", ONCE), ("set", ONCE)} <= bits(rule)  # one alert a flow, the port rule's first
+    assert ("# SOCKS (" in text) == (settings.socks or settings.evidence)
+
+
+def test_protocol_rules_say_what_they_match() -> None:
+    text = to_suricata_rules(evidence_settings("site-evidence"), today=TODAY)
+    connect, request = (line for line in rule_lines(text) if line.startswith("alert http "))
+    assert 'flow:established,to_server; http.method; content:"CONNECT"; nocase; bsize:7;' in connect
+    assert 'http.uri.raw; content:"://"; pcre:"/^[A-Za-z][A-Za-z0-9+.-]*:\\/\\//";' in request
+    # the ports-only entry drops its port; the entries that combine keys set the allow flowbit
+    assert connect.split(" (", 1)[0].endswith(" ![9050]")
+    [connect_rule] = [r for r in parse(text) if r.raw_text.startswith("alert http") and "CONNECT" in r.raw_text]
+    assert ("isnotset", FLOWBIT) in bits(connect_rule)
+    setters = [r for r in parse(text) if ("set", FLOWBIT) in bits(r)]
+    names = sorted(dict(options(r, "MetadataOption")[0].entries)["zeek_proxy_allow"] for r in setters)
+    assert names == ["backup", "cloud-proxy", "corp-proxy", "nat-web"]  # each once
+    [cloud] = [r for r in setters if "cloud-proxy" in r.raw_text]
+    assert cloud.raw_text.startswith("alert tcp [172.16.0.0/12] any -> any 443 ")
+    [nat] = [r for r in setters if "nat-web" in r.raw_text]
+    assert nat.raw_text.startswith("alert tcp [192.168.10.5/32] [80,443] -> any any ")  # any port now
+
+
+def test_without_evidence_the_rules_are_as_before() -> None:
+    for name in CONFIGS:
+        settings = settings_for(name)
+        assert to_suricata_rules(settings, today=TODAY) == to_suricata_rules(
+            replace(settings, evidence=False), today=TODAY)
+        assert "alert http" not in to_suricata_rules(settings, today=TODAY)
+
+
+def test_nothing_left_for_the_protocol_rules() -> None:
+    for allow in ('[[allow]]\nports = [' + ", ".join(map(str, range(65536))) + ']\n',
+                  '[[allow]]\nsource = ["0.0.0.0/0"]\n'):
+        text = to_suricata_rules(replace(parse_config(allow), evidence=True), today=TODAY)
+        assert "# HTTP proxy rules: none (nothing is left to alert on)" in text
+        assert "alert http" not in text
+
+
+@pytest.mark.parametrize("name", EVIDENCE_CONFIGS)
+@pytest.mark.parametrize("seed", [5, 12])
+def test_the_protocol_rules_alert_exactly_where_the_scan_alerts(tmp_path: Path, name: str, seed: int) -> None:
+    """HTTP requests of every kind, on every port (Suricata takes any URI scheme, as the
+    scan does; it has no SOCKS rule, so no SOCKS here)."""
+    settings = evidence_settings(name)
+    items = proxied(seed=seed, socks=False, other_schemes=True)
+    expected = scanned(items, settings, tmp_path)
+    rules = parse(to_suricata_rules(settings, today=TODAY))
+    assert {i.conn.uid for i in items if alerts_on(rules, i)} == expected
+    port_only = {i.conn.uid for i in items if alerts(rules, i.conn)}
+    assert len(expected - port_only) >= (20 if settings.evidence else 0)
+    assert len(port_only) >= 20

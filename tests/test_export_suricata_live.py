@@ -21,6 +21,9 @@ from pathlib import Path
 
 import pytest
 from conftest import generate
+from test_export_evidence import Proxied, proxied
+from test_export_evidence import scanned as scanned_with_requests
+from test_export_evidence import settings_for as evidence_settings
 from test_export_suricata import AIMED, CONFIGS, SITE, TODAY
 
 from zeek_proxy import scan
@@ -152,26 +155,27 @@ def udp_segment(sport: int, dport: int, payload: bytes) -> bytes:
     return struct.pack("!HHHH", sport, dport, 8 + len(payload), 0) + payload
 
 
-def frames(c: generate.Conn, index: int) -> Iterator[tuple[int, bytes]]:
+def frames(c: generate.Conn, index: int, request: bytes = REQUEST,
+           reply: bytes = REPLY) -> Iterator[tuple[int, bytes]]:
     """(microsecond timestamp, Ethernet frame) of one connection, in order: for TCP a
     handshake, a request and a reply, and a FIN/ACK close; for UDP a request and a reply."""
     _, client, cport, server, sport = flow_key(c.proto, c.orig_h, c.orig_p, c.resp_h, c.resp_p)
     proto = PROTO_NUMBERS[c.proto]
     if c.proto == "tcp":
         a, b = 1000 + index * 7919, 5000 + index * 104729  # initial sequence numbers
-        la, lb = len(REQUEST), len(REPLY)
+        la, lb = len(request), len(reply)
         steps = [
             (True, tcp_segment(cport, sport, a, 0, SYN)),
             (False, tcp_segment(sport, cport, b, a + 1, SYN | ACK)),
             (True, tcp_segment(cport, sport, a + 1, b + 1, ACK)),
-            (True, tcp_segment(cport, sport, a + 1, b + 1, PSH | ACK, REQUEST)),
-            (False, tcp_segment(sport, cport, b + 1, a + 1 + la, PSH | ACK, REPLY)),
+            (True, tcp_segment(cport, sport, a + 1, b + 1, PSH | ACK, request)),
+            (False, tcp_segment(sport, cport, b + 1, a + 1 + la, PSH | ACK, reply)),
             (True, tcp_segment(cport, sport, a + 1 + la, b + 1 + lb, FIN | ACK)),
             (False, tcp_segment(sport, cport, b + 1 + lb, a + 2 + la, FIN | ACK)),
             (True, tcp_segment(cport, sport, a + 2 + la, b + 2 + lb, ACK)),
         ]
     else:
-        steps = [(True, udp_segment(cport, sport, REQUEST)), (False, udp_segment(sport, cport, REPLY))]
+        steps = [(True, udp_segment(cport, sport, request)), (False, udp_segment(sport, cport, reply))]
     start = round(c.ts * 1_000_000)
     for i, (to_server, segment) in enumerate(steps):
         ip = ip_packet(client, server, proto, segment) if to_server else ip_packet(server, client, proto, segment)
@@ -179,10 +183,14 @@ def frames(c: generate.Conn, index: int) -> Iterator[tuple[int, bytes]]:
         yield start + i * STEP_US, macs + struct.pack("!H", ETHERTYPES[client.version]) + ip
 
 
-def write_pcap(conns: list[generate.Conn], path: Path) -> int:
+def write_pcap(conns: list[generate.Conn], path: Path,
+               payloads: dict[str, tuple[bytes, bytes]] | None = None) -> int:
     """A classic libpcap file (microseconds, Ethernet) of all connections, packets in time
-    order; connections may overlap, each keeps its own order. Returns the packet count."""
-    packets = sorted((t, n, i, frame) for n, c in enumerate(conns) for i, (t, frame) in enumerate(frames(c, n)))
+    order; connections may overlap, each keeps its own order. `payloads` gives some
+    connections (by uid) their own request and reply. Returns the packet count."""
+    payloads = payloads or {}
+    packets = sorted((t, n, i, frame) for n, c in enumerate(conns)
+                     for i, (t, frame) in enumerate(frames(c, n, *payloads.get(c.uid, (REQUEST, REPLY)))))
     with open(path, "wb") as out:
         out.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
         out.writelines(struct.pack("<IIII", t // 1_000_000, t % 1_000_000, len(frame), len(frame)) + frame
@@ -294,3 +302,55 @@ def test_suricata_alerts_exactly_where_the_scan_alerts(tmp_path: Path, name: str
     kinds = Counter((k[0], k[1].version) for k in map(eve_key, alerts))
     print(f"{name}: {len(conns)} connections, {packets} packets, {len(alerts)} alerts {dict(kinds)}, "
           f"{len(allowed)} allowed")
+
+
+# -- proxy protocols: HTTP CONNECT and absolute-form requests on any port ---------------------
+
+#: Requests as clients send them (Suricata detects HTTP on any port by its request line).
+LIVE_REQUESTS = [("CONNECT", "example.org:443"), ("GET", "http://example.net/x"),
+                 ("POST", "https://example.com/a?b=c"), ("GET", "ftp://ftp.example.org/f"),
+                 ("GET", "ws://example.org/socket"), ("GET", "/index.html"), ("HEAD", "/")]
+
+
+def http_payloads(item: Proxied) -> tuple[bytes, bytes]:
+    request = f"{item.method} {item.uri} HTTP/1.1\r\nHost: example.org\r\nUser-Agent: test\r\n\r\n"
+    reply = ("HTTP/1.1 200 Connection established\r\n\r\n" if item.method == "CONNECT"
+             else "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+    return request.encode(), reply.encode()
+
+
+@pytest.mark.parametrize("name", ["v3-evidence", "site-evidence", "strict-site-evidence"])
+def test_suricata_alerts_on_http_proxy_requests_where_the_scan_alerts(tmp_path: Path, name: str) -> None:
+    """Connections carrying an HTTP request (a CONNECT, an absolute-form request of any
+    scheme, an ordinary one) on proxy and other ports: Suricata, with the rules of
+    `export suricata --evidence`, alerts once on exactly the connections `scan
+    --evidence` alerts on from their Zeek conn and http logs."""
+    settings = evidence_settings(name)
+    items = [replace(i, method=method, uri=uri) for n, i in enumerate(proxied(rows=600, seed=9, socks=False))
+             for method, uri in [LIVE_REQUESTS[n % len(LIVE_REQUESTS)]]]
+    kept = {c.uid for c in expressible([i.conn for i in items])}
+    items = [i for i in items if i.conn.uid in kept]
+    uid_of = {flow_key(i.conn.proto, i.conn.orig_h, i.conn.orig_p, i.conn.resp_h, i.conn.resp_p): i.conn.uid
+              for i in items}
+
+    rules_text = to_suricata_rules(settings, today=TODAY)
+    rules = tmp_path / "proxy.rules"
+    rules.write_text(rules_text)
+    config = write_config(tmp_path)
+    load_check(rules, config, tmp_path, sum(line.startswith("alert ") for line in rules_text.splitlines()))
+    pcap = tmp_path / "http.pcap"
+    write_pcap([i.conn for i in items], pcap, {i.conn.uid: http_payloads(i) for i in items})
+    events = run(pcap, rules, config, tmp_path)
+
+    alerts = [e for e in events if e["event_type"] == "alert"]
+    assert not {a["alert"]["signature_id"] for a in alerts} & noalert_sids(rules_text)
+    per_uid = Counter(uid_of.get(eve_key(a)) for a in alerts)
+    assert None not in per_uid and max(per_uid.values(), default=0) == 1
+    expected = scanned_with_requests(items, settings, tmp_path)
+    assert set(per_uid) == expected, {
+        "suricata only": [i for i in items if i.conn.uid in set(per_uid) - expected],
+        "scan only": [i for i in items if i.conn.uid in expected - set(per_uid)],
+    }
+    protocol = Counter(a["alert"]["signature"] for a in alerts if "Proxy Protocol" in a["alert"]["signature"])
+    assert protocol["Proxy Protocol to the Internet (HTTP CONNECT)"] >= 5
+    assert protocol["Proxy Protocol to the Internet (HTTP proxy request)"] >= 5

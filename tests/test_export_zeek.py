@@ -12,15 +12,18 @@ import re
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import zeekscript
+from test_export_evidence import OTHER_SCHEMES, REQUESTS
 
 from zeek_proxy.config import DEFAULT_SETTINGS, Settings, parse_config
-from zeek_proxy.core.rule import RULE
-from zeek_proxy.export.zeek import to_zeek_script, write_package
+from zeek_proxy.core.rule import PROTOCOL_RULE, RULE
+from zeek_proxy.export.zeek import PROTOCOL_NOTE, to_zeek_script, write_package
+from zeek_proxy.formats.http_request import request_kind
 
 ALLOW = """
 [[allow]]
@@ -54,6 +57,9 @@ CONFIGS = {
                         '[[allow]]\nname = "we\\"ird \\\\ na\\nme é"\nports = [1080]\n'
                         'reason = "tab\\there"\n'),
     "empty": parse_config("[rule]\nports = []\n[networks]\ninternal = []\nnot_internet = []\n"),
+    "socks": parse_config('[rule]\nprofile = "elastic-v4"\n' + ALLOW),
+    "evidence": replace(parse_config('[rule]\nprofile = "strict"\n' + ALLOW), evidence=True),
+    "evidence-v3": replace(DEFAULT_SETTINGS, evidence=True),
 }
 
 
@@ -232,3 +238,84 @@ def test_zkg_installs_the_package(tmp_path: Path) -> None:
     installed = tmp_path / "script_dir" / "packages" / package.name
     assert (installed / "main.zeek").read_text() == to_zeek_script(CONFIGS["allow"])
     assert f"@load ./{package.name}" in (tmp_path / "script_dir" / "packages" / "packages.zeek").read_text()
+
+
+# -- proxy protocols: ProxyPort::Protocol_Activity ----------------------------------------
+
+#: The event signatures of Zeek's SOCKS and HTTP analyzers (src/analyzer/protocol/socks/
+#: events.bif and http/events.bif), which a handler must repeat.
+ZEEK_EVENTS = {
+    "socks_request": "c: connection, version: count, request_type: count, sa: SOCKS::Address, p: port, "
+                     "user: string",
+    "http_request": "c: connection, method: string, original_URI: string, unescaped_URI: string, "
+                    "version: string",
+    "connection_state_remove": "c: connection",
+}
+
+
+def handlers(script: str) -> dict[str, list[str]]:
+    """Event name -> the parameter lists of its handlers, white space folded."""
+    out: dict[str, list[str]] = {}
+    for name, params in re.findall(r"^event (\w+)\(([^)]*)\)", script, re.MULTILINE):
+        out.setdefault(name, []).append(" ".join(params.split()))
+    return out
+
+
+def test_the_v3_script_has_no_protocol_part() -> None:
+    script = to_zeek_script(DEFAULT_SETTINGS)
+    assert "Protocol_Activity" not in script and "socks" not in script.lower()
+    assert set(handlers(script)) == {"zeek_init", "connection_state_remove"}
+
+
+@pytest.mark.parametrize("name, socks, http", [("socks", True, False), ("evidence", True, True),
+                                               ("evidence-v3", True, True)])
+def test_protocol_notices(name: str, socks: bool, http: bool) -> None:
+    script = to_zeek_script(CONFIGS[name])
+    assert re.search(r"redef enum Notice::Type \+= \{\s+##[^\n]*\n\s+Internet_Activity,\n"
+                     r"(\s+##[^\n]*\n)+\s+Protocol_Activity,\n\s+\};", script)
+    assert "@load base/protocols/socks\n@load base/protocols/http\n" in script
+    found = handlers(script)
+    for event, params in ZEEK_EVENTS.items():
+        assert params in found[event], event
+    assert len(found["connection_state_remove"]) == 2  # the port rule's, and socks.log without a request
+    assert f"const notice_socks = {'T' if socks else 'F'} &redef;" in script
+    assert f"const notice_http_proxy = {'T' if http else 'F'} &redef;" in script
+    socks_rule = RULE if CONFIGS[name].socks else PROTOCOL_RULE  # elastic-v4's socks branch is the port rule's
+    assert f'const socks_rule_id = "{socks_rule.id}" &redef;' in script
+    assert f'const socks_rule_name = "{socks_rule.name}" &redef;' in script
+    assert f'const protocol_rule_id = "{PROTOCOL_RULE.id}" &redef;' in script
+    # one notice a connection: a protocol notice only where the port rule does not apply
+    assert "if ( port_rule_covers(c) || allowed_by(c) != \"\" )\n\t\treturn;" in script
+    assert "c$proxyport_protocol_noticed = T;" in script
+    assert "proxyport_protocol_noticed: bool &default=F;" in script
+    assert 'if ( notice_socks && c?$socks && "SOCKS" in c$service )' in script  # as socks.log is written
+    assert 'to_upper(method) == "CONNECT"' in script and "absolute_uri in unescaped_URI" in script
+    assert "$note=Protocol_Activity" in script and "$sub=rule" in script
+    header = script.split("\n\n", 1)[0]
+    assert "Proxy protocols on any port (Protocol_Activity): SOCKS" in header
+    assert ("HTTP CONNECT" in header) == http
+
+
+def zeek_pattern(script: str, name: str) -> re.Pattern[str]:
+    """A `const NAME = /.../` pattern of the script as a Python regex (Zeek escapes `/`)."""
+    [body] = re.findall(rf"const {name} = /(.*)/ &redef;", script)
+    return re.compile(body.replace("\\/", "/"))
+
+
+def test_the_absolute_uri_pattern_is_the_scans() -> None:
+    """Zeek's `pattern in string` searches, anchored by `^`: as the scan's request_kind."""
+    absolute = zeek_pattern(to_zeek_script(CONFIGS["evidence"]), "absolute_uri")
+    uris = [uri for _, uri in REQUESTS + OTHER_SCHEMES] + ["x-y.z+a://b", "1http://x", "http:/x", " http://x", ""]
+    for uri in uris:
+        assert (absolute.search(uri) is not None) == (request_kind("GET", uri) == "http-proxy-request"), uri
+
+
+def test_the_package_says_what_it_notices(tmp_path: Path) -> None:
+    write_package(CONFIGS["evidence"], tmp_path)
+    readme = (tmp_path / "README").read_text()
+    assert PROTOCOL_NOTE in readme and "HTTP CONNECT" in readme and "ProxyPort::notice_http_proxy" in readme
+    assert "proxy protocols (SOCKS, HTTP CONNECT) on any port" in (tmp_path / "zkg.meta").read_text()
+    for path in sorted(tmp_path.rglob("*.zeek")):
+        assert_parses(path)
+    write_package(DEFAULT_SETTINGS, tmp_path / "plain")
+    assert "Protocol_Activity" not in (tmp_path / "plain" / "README").read_text()

@@ -536,15 +536,17 @@ def _write_text(text: str, output: str) -> None:
         raise CLIError(exc) from None
 
 
-def _exportable(settings: Settings) -> Settings:
-    """The settings, unless their profile has a branch the exports cannot express."""
+def _exportable(settings: Settings, target: str) -> Settings:
+    """The settings, unless their profile has a branch the exports cannot express; warns
+    about a part the `target` export leaves out (Suricata has no SOCKS parser)."""
     if settings.outbound:
         raise CLIError(ConfigError(f"cannot export profile {settings.profile}: its branch on Zeek's "
                                    "network direction (local_orig/local_resp) is not exported; use "
                                    "elastic-v3 or later"))
-    if settings.socks:
-        logger.warning("profile %s also alerts on Zeek socks.log records on any port; the export "
-                       "holds the conn and eve part only", settings.profile)
+    if target == "suricata" and (settings.socks or settings.evidence):
+        logger.warning("%s alerts on SOCKS (Zeek socks.log records) on any port; Suricata cannot "
+                       "tell SOCKS, so the rules leave it out: export it with `export zeek` or "
+                       "`export sigma`", f"profile {settings.profile}" if settings.socks else "--evidence")
     return settings
 
 
@@ -562,11 +564,16 @@ def _exported(build: Callable[[], Any]) -> Any:
 
 @export.command("sigma")
 @config_options
+@click.option("--evidence", is_flag=True, expose_value=False, callback=_keep_evidence,
+              help="Also the Proxy Protocol rules: SOCKS, HTTP CONNECT and absolute-form requests to the Internet on any port.")
 @click.option("-o", "--output", default="-", show_default=True, metavar="PATH", help="Output file.")
 @click.option("--fields", type=click.Choice(["zeek", "ecs"]), default="zeek", show_default=True,
               help="Zeek's field names (id.orig_h…) or ECS names (source.ip…).")
 def export_sigma(config: str | None, allowlists: tuple[str, ...], output: str, fields: str) -> None:
-    """A Sigma rule for Security Onion's Detections module (and any Sigma pipeline).
+    """Sigma rules for Security Onion's Detections module (and any Sigma pipeline).
+
+    One YAML stream: the conn rule, and a socks.log rule under elastic-v4 and later;
+    with --evidence also http.log rules (CONNECT, absolute-form requests).
 
     \b
     Example:
@@ -574,17 +581,22 @@ def export_sigma(config: str | None, allowlists: tuple[str, ...], output: str, f
     """
     from zeek_proxy.export.sigma import to_sigma
 
-    settings = _exportable(_settings(config, allowlists))
+    settings = _exportable(_settings(config, allowlists), "sigma")
     _write_text(_exported(lambda: to_sigma(settings, fields=fields)), output)
 
 
 @export.command("zeek")
 @config_options
+@click.option("--evidence", is_flag=True, expose_value=False, callback=_keep_evidence,
+              help="Also Protocol_Activity notices: SOCKS, HTTP CONNECT and absolute-form requests to the Internet on any port.")
 @click.option("-o", "--output", default="-", show_default=True, metavar="PATH", help="Output file (the script).")
 @click.option("--package", "package", default=None, metavar="DIR",
               help="Write a zkg package (zkg.meta, scripts/, README) into DIR instead.")
 def export_zeek(config: str | None, allowlists: tuple[str, ...], output: str, package: str | None) -> None:
     """A Zeek policy script raising ProxyPort::Internet_Activity notices live.
+
+    Under elastic-v4 and later (SOCKS) and with --evidence (SOCKS, HTTP CONNECT,
+    absolute-form requests) also ProxyPort::Protocol_Activity notices, on any port.
 
     \b
     Example:
@@ -592,7 +604,7 @@ def export_zeek(config: str | None, allowlists: tuple[str, ...], output: str, pa
     """
     from zeek_proxy.export.zeek import to_zeek_script, write_package
 
-    settings = _exportable(_settings(config, allowlists))
+    settings = _exportable(_settings(config, allowlists), "zeek")
     if package:
         for path in _exported(lambda: write_package(settings, package)):
             click.echo(str(path), err=True)
@@ -602,11 +614,16 @@ def export_zeek(config: str | None, allowlists: tuple[str, ...], output: str, pa
 
 @export.command("suricata")
 @config_options
+@click.option("--evidence", is_flag=True, expose_value=False, callback=_keep_evidence,
+              help="Also the Proxy Protocol rules: HTTP CONNECT and absolute-form requests to the Internet on any port.")
 @click.option("-o", "--output", default="-", show_default=True, metavar="PATH", help="Output file.")
 @click.option("--sid-base", type=click.IntRange(min=1), default=9_300_000, show_default=True, metavar="N",
               help="The first rule's sid.")
 def export_suricata(config: str | None, allowlists: tuple[str, ...], output: str, sid_base: int) -> None:
     """Suricata rules for the same logic (Security Onion's NIDS rules).
+
+    With --evidence also HTTP CONNECT and absolute-form request rules on any port
+    (SOCKS cannot be told by Suricata and is left out).
 
     \b
     Example:
@@ -614,7 +631,7 @@ def export_suricata(config: str | None, allowlists: tuple[str, ...], output: str
     """
     from zeek_proxy.export.suricata import to_suricata_rules
 
-    settings = _exportable(_settings(config, allowlists))
+    settings = _exportable(_settings(config, allowlists), "suricata")
     _write_text(_exported(lambda: to_suricata_rules(settings, sid_base=sid_base)), output)
 
 

@@ -1,11 +1,21 @@
-"""A Sigma rule for the same detection, so a SIEM alerts where the offline scan would.
+"""Sigma rules for the same detection, so a SIEM alerts where the offline scan would.
 
-One rule in SigmaHQ's layout, on Zeek's conn.log names as SigmaHQ's Zeek rules write
+The port rule in SigmaHQ's layout, on Zeek's conn.log names as SigmaHQ's Zeek rules write
 them (`id.orig_h`, `id.resp_h`, `id.resp_p`, `id.orig_p`, `proto`), or with
 `fields="ecs"` on ECS names (`source.ip`, ...). Both keep `logsource: {product: zeek,
 service: conn}`: the rule means one record per connection, originator to responder,
 which is the conn log; Sigma's `network_connection` category is the endpoint one
 (Sysmon event 3), whose pipelines expect other fields.
+
+Proxy protocols on any port get rules of their own, in the same YAML stream after `---`
+(SigmaCollection reads them all): a SOCKS rule on `{product: zeek, service: socks}`
+when the profile alerts on socks.log records (elastic-v4 and later: it is then the port
+rule's SOCKS branch) or with evidence (the "Proxy Protocol to the Internet" rule), and
+with evidence two rules on `{product: zeek, service: http}`: `method: CONNECT`, and a
+request in absolute form (`uri|startswith` http://, https:// or ftp://; `|re` would say
+any scheme, but Lucene's regular expressions have no `^`, so it is not portable). Each
+has the conn rule's networks (client internal, server on the Internet) and allow
+filters, and no port or transport condition.
 
 Each allow entry becomes a filter `filter_allow_<name>`. Sigma cannot bound a filter in
 time, so entries expired `today` are left out and entries that expire later are kept
@@ -26,7 +36,8 @@ from datetime import UTC, date, datetime
 from zeek_proxy.config import Settings
 from zeek_proxy.core.allowlist import AllowEntry
 from zeek_proxy.core.networks import NetworkSet
-from zeek_proxy.core.rule import RULE
+from zeek_proxy.core.rule import PROTOCOL_RULE, RULE, RuleMeta
+from zeek_proxy.export import socks_rule
 
 #: flavour -> our key -> field name
 FIELDS: dict[str, dict[str, str]] = {
@@ -35,6 +46,13 @@ FIELDS: dict[str, dict[str, str]] = {
     "ecs": {"transport": "network.transport", "source": "source.ip", "source_ports": "source.port",
             "destination": "destination.ip", "ports": "destination.port"},
 }
+#: flavour -> our key -> field name, in Zeek's http.log (and its ECS mapping)
+HTTP_FIELDS: dict[str, dict[str, str]] = {
+    "zeek": {"method": "method", "uri": "uri"},
+    "ecs": {"method": "http.request.method", "uri": "url.original"},
+}
+#: The schemes of an absolute-form request the Sigma rule names (the scan takes any).
+ABSOLUTE_SCHEMES = ("http://", "https://", "ftp://")
 _NAMESPACE = uuid.UUID(RULE.id)  # ids of exported rules are derived from the Elastic rule's
 _PLAIN = re.compile(r"[A-Za-z][A-Za-z0-9 ._/()&,+=%'-]*(?<! )|[0-9]+(\.[0-9]+){3}/[0-9]+|https?://[\w./%#?=&+-]+")
 _RESERVED = {"y", "n", "yes", "no", "true", "false", "on", "off", "null"}
@@ -80,14 +98,17 @@ def _entry_map(entry: AllowEntry, names: dict[str, str]) -> dict[str, list[str |
             for key, value in entry.conditions.items()}
 
 
-def _detection(settings: Settings, fields: str, today: date) -> tuple[Detection, dict[str, str], str]:
-    """Selections, comments above some of them, and the condition."""
+def _detection(settings: Settings, fields: str, today: date,
+               selection: dict[str, list[str | int]] | None = None) -> tuple[Detection, dict[str, str], str]:
+    """Selections, comments above some of them, and the condition: by default the port
+    rule's; with `selection` (what the record says), that and an internal source."""
     names = FIELDS[fields]
-    selection: dict[str, list[str | int]] = {
-        names["transport"]: list(dict.fromkeys(settings.transports)),
-        names["ports"]: list(dict.fromkeys(settings.ports)),
-        names["source"] + "|cidr": settings.internal.to_list(),
-    }
+    if selection is None:
+        selection = {
+            names["transport"]: list(dict.fromkeys(settings.transports)),
+            names["ports"]: list(dict.fromkeys(settings.ports)),
+        }
+    selection = {**selection, names["source"] + "|cidr": settings.internal.to_list()}
     empty = [key for key, values in selection.items() if not values]
     if empty:
         raise ValueError(f"the rule matches nothing: no values for {', '.join(empty)}")
@@ -120,15 +141,28 @@ def _detection(settings: Settings, fields: str, today: date) -> tuple[Detection,
     return detection, comments, condition
 
 
-def rule_id(detection: Detection, condition: str) -> str:
-    """A uuid5 of what the rule matches (not of its date or comments)."""
-    canonical = {"logsource": {"product": "zeek", "service": "conn"}, "detection": detection,
-                 "condition": condition}
+def rule_id(detection: Detection, condition: str, service: str = "conn", rule: RuleMeta | None = None) -> str:
+    """A uuid5 of what the rule matches (not of its date or comments): its log, its
+    detection and, for a rule on another log than conn, which of our rules it is."""
+    canonical: dict[str, object] = {"logsource": {"product": "zeek", "service": service},
+                                    "detection": detection, "condition": condition}
+    if rule is not None:
+        canonical["rule"] = rule.id
     return str(uuid.uuid5(_NAMESPACE, json.dumps(canonical, sort_keys=True, separators=(",", ":"))))
 
 
+def _origin(rule: RuleMeta, settings: Settings) -> str:
+    if rule is RULE:
+        return (f"Exported by zeek_proxy from Elastic rule {RULE.id} (version {RULE.version}), "
+                f"profile {settings.profile}.")
+    return (f"Exported by zeek_proxy from its rule {rule.id} ({rule.name}, version {rule.version}), "
+            f"profile {settings.profile}.")
+
+
 def to_sigma(settings: Settings, fields: str = "zeek", today: date | None = None) -> str:
-    """The YAML text of one Sigma rule for `settings` as of `today` (UTC by default).
+    """The YAML text of the Sigma rules for `settings` as of `today` (UTC by default):
+    the port rule, then the SOCKS rule and (with evidence) the HTTP proxy rules, one
+    YAML document each.
 
     Raises:
         ValueError: an unknown `fields` flavour, or a config under which nothing can match.
@@ -136,24 +170,54 @@ def to_sigma(settings: Settings, fields: str = "zeek", today: date | None = None
     if fields not in FIELDS:
         raise ValueError(f"unknown field names {fields!r} (known: {', '.join(FIELDS)})")
     today = today or datetime.now(UTC).date()
-    detection, comments, condition = _detection(settings, fields, today)
     ports = ", ".join(str(p) for p in dict.fromkeys(settings.ports))
     description = (
         f"Detects {'/'.join(t.upper() for t in dict.fromkeys(settings.transports))} connections from "
         f"an internal address to an Internet address on a proxy port ({ports}). "
-        f"{RULE.description.partition('. ')[2]} Exported by zeek_proxy from Elastic rule {RULE.id} "
-        f"(version {RULE.version}), profile {settings.profile}."
+        f"{RULE.description.partition('. ')[2]} {_origin(RULE, settings)}"
     )
+    rules = [_rule(settings, fields, today, RULE, RULE.name, "conn", description)]
+    socks = socks_rule(settings)
+    why = ("Environments usually reach the Internet through an internal proxy; using one on "
+           "the Internet can circumvent network controls and detection.")
+    if socks is not None:
+        description = (
+            "Detects SOCKS use (any Zeek socks.log record) from an internal client to a SOCKS server "
+            f"on the Internet, on any port. {why} {_origin(socks, settings)}"
+            + (" This is the SOCKS branch Elastic added to the rule in version 4." if socks is RULE else ""))
+        rules.append(_rule(settings, fields, today, socks, f"{socks.name} - SOCKS", "socks", description, {}))
+    if settings.evidence:
+        names = HTTP_FIELDS[fields]
+        description = (
+            "Detects an HTTP CONNECT request (Zeek http.log) from an internal client to a server on "
+            f"the Internet, on any port: a proxy there asked to open a tunnel. {why} "
+            f"{_origin(PROTOCOL_RULE, settings)}")
+        rules.append(_rule(settings, fields, today, PROTOCOL_RULE, f"{PROTOCOL_RULE.name} - HTTP CONNECT",
+                           "http", description, {names["method"]: ["CONNECT"]}))
+        description = (
+            "Detects an HTTP request in absolute form (GET http://...), which clients send to a "
+            "proxy, from an internal client to a server on the Internet, on any port. The scan "
+            f"takes any scheme; this rule names {', '.join(ABSOLUTE_SCHEMES)}. {why} "
+            f"{_origin(PROTOCOL_RULE, settings)}")
+        rules.append(_rule(settings, fields, today, PROTOCOL_RULE, f"{PROTOCOL_RULE.name} - HTTP proxy request",
+                           "http", description, {names["uri"] + "|startswith": list(ABSOLUTE_SCHEMES)}))
+    return "---\n".join(rules)
+
+
+def _rule(settings: Settings, fields: str, today: date, rule: RuleMeta, title: str, service: str,
+          description: str, selection: dict[str, list[str | int]] | None = None) -> str:
+    """The YAML text of one rule on Zeek's `service` log."""
+    detection, comments, condition = _detection(settings, fields, today, selection)
     lines = [
-        f"title: {_scalar(RULE.name)}",
-        f"id: {rule_id(detection, condition)}",
+        f"title: {_scalar(title)}",
+        f"id: {rule_id(detection, condition, service, None if service == 'conn' else rule)}",
         "status: experimental",
         f"description: {_scalar(description)}",
-        "references:", *(f"{_INDENT}- {_scalar(url)}" for url in RULE.reference),
+        "references:", *(f"{_INDENT}- {_scalar(url)}" for url in rule.reference),
         "author: zeek_proxy",
         f"date: {today.isoformat()}",
-        "tags:", f"{_INDENT}- attack.command-and-control", f"{_INDENT}- attack.{RULE.technique_id.lower()}",
-        "logsource:", f"{_INDENT}product: zeek", f"{_INDENT}service: conn",
+        "tags:", f"{_INDENT}- attack.command-and-control", f"{_INDENT}- attack.{rule.technique_id.lower()}",
+        "logsource:", f"{_INDENT}product: zeek", f"{_INDENT}service: {service}",
         "detection:",
     ]
     for name, items in detection.items():
@@ -167,5 +231,5 @@ def to_sigma(settings: Settings, fields: str = "zeek", today: date | None = None
                 lines += [f"{_INDENT * 3}- {_scalar(v)}" for v in values]
     lines += [f"{_INDENT}# {line}" for line in comments.get("condition", "").splitlines()]
     lines += [f"{_INDENT}condition: {condition}", "falsepositives:",
-              *(f"{_INDENT}- {_scalar(fp)}" for fp in RULE.false_positives), "level: medium"]
+              *(f"{_INDENT}- {_scalar(fp)}" for fp in rule.false_positives), f"level: {rule.severity}"]
     return "\n".join(lines) + "\n"

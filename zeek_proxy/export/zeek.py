@@ -9,33 +9,47 @@ changes), so operators change them without redeploying. Entries that have expire
 kept: they match only connections that started before their expiry, so they are inert on
 live traffic and still right when old pcaps are replayed. Ports are `port` literals for
 each transport Zeek can name (tcp, udp, icmp); other transports are left out.
+
+When the profile alerts on Zeek socks.log records (elastic-v4 and later) or evidence is
+asked for, the script also raises `ProxyPort::Protocol_Activity` on proxy protocols
+spoken to the Internet on any port: SOCKS (`socks_request`, and at the end of a
+connection Zeek's SOCKS analyzer confirmed without a request, which socks.log also
+records), and with evidence HTTP CONNECT and absolute-form requests (`http_request`,
+judged on the method and unescaped URI that http.log holds). Those notices come as the
+request is seen. As the offline scan gives a connection one alert, a connection gets
+one of the two notices: one the port rule covers gets its `Internet_Activity` notice
+when it ends, never a protocol one.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import textwrap
 from pathlib import Path
 
 from zeek_proxy import __version__
 from zeek_proxy.config import Settings
 from zeek_proxy.core.allowlist import AllowEntry
 from zeek_proxy.core.networks import NetworkSet
-from zeek_proxy.core.rule import RULE
-from zeek_proxy.emit.notice import NOTE, SUPPRESS_FOR
+from zeek_proxy.core.rule import PROTOCOL_RULE, RULE
+from zeek_proxy.emit.notice import NOTE, NOTES, SUPPRESS_FOR
+from zeek_proxy.export import socks_rule
 
 ZEEK_TRANSPORTS = ("tcp", "udp", "icmp")  # the transport_proto values a port literal names
 MODULE, NOTE_NAME = NOTE.split("::")
+PROTOCOL_NOTE = NOTES[PROTOCOL_RULE.id]  # the note `scan --to notice` writes for the protocol rule
+PROTOCOL_NOTE_NAME = PROTOCOL_NOTE.split("::")[1]
 
 _BODY = """\
 @load base/frameworks/notice
 @load base/frameworks/input
-
+%(loads)s
 module %(module)s;
 
 export {
 	redef enum Notice::Type += {
 		## An internal host connected to a proxy port on an Internet address.
-		%(note)s,
+		%(note)s,%(protocol_note)s
 	};
 
 	## The Elastic rule this script implements; the notices' $sub.
@@ -78,7 +92,7 @@ export {
 
 	## The name of the first allow entry matching c, or "" when none does.
 	global allowed_by: function(c: connection): string;
-}
+%(protocol_export)s}
 
 type AllowKey: record {
 	name: string;
@@ -135,6 +149,108 @@ event connection_state_remove(c: connection)
 	        $conn=c,
 	        $identifier=cat(id$orig_h, id$resp_h, id$resp_p),
 	        $suppress_for=suppress_for]);
+	}
+%(protocol_body)s"""
+
+_PROTOCOL_LOADS = """\
+@load base/protocols/socks
+@load base/protocols/http
+"""
+
+_PROTOCOL_NOTE = """
+		## An internal host spoke a proxy protocol (SOCKS, HTTP CONNECT, an
+		## absolute-form request) to an Internet address, on any port.
+		%(protocol_note)s,"""
+
+_PROTOCOL_EXPORT = """
+	## The rule of the SOCKS notices (their $sub), and its name.
+	const socks_rule_id = "%(socks_rule_id)s" &redef;
+	const socks_rule_name = "%(socks_rule_name)s" &redef;
+	## Whether SOCKS use to the Internet raises Protocol_Activity notices.
+	const notice_socks = %(notice_socks)s &redef;
+
+	## The rule of the HTTP CONNECT and proxy-request notices (their $sub), and its name.
+	const protocol_rule_id = "%(protocol_rule_id)s" &redef;
+	const protocol_rule_name = "%(protocol_rule_name)s" &redef;
+	## Whether HTTP CONNECT and absolute-form requests to the Internet raise
+	## Protocol_Activity notices (`zeek-proxy export zeek --evidence` turns it on).
+	const notice_http_proxy = %(notice_http_proxy)s &redef;
+	## A request URI in absolute form, as a client sends it to a proxy.
+	const absolute_uri = /^[A-Za-z][A-Za-z0-9+.-]*:\\/\\// &redef;
+"""
+
+_PROTOCOL_BODY = """
+redef record connection += {
+	## Set when the connection raised a Protocol_Activity notice.
+	proxyport_protocol_noticed: bool &default=F;
+};
+
+## Whether the port rule covers c's transport and responder port: such a connection
+## gets its Internet_Activity notice (if any) when it ends.
+function port_rule_covers(c: connection): bool
+	{
+	return get_port_transport_proto(c$id$resp_p) in transports && c$id$resp_p in proxy_ports;
+	}
+
+## At most one Protocol_Activity notice a connection, as the offline scan raises one
+## alert: from an internal originator to the Internet, not allowed, and not covered by
+## the port rule.
+function protocol_notice(c: connection, rule: string, name: string, what: string)
+	{
+	local id = c$id;
+	if ( c$proxyport_protocol_noticed )
+		return;
+	if ( id$orig_h !in internal_nets || id$resp_h in not_internet_nets )
+		return;
+	if ( port_rule_covers(c) || allowed_by(c) != "" )
+		return;
+	c$proxyport_protocol_noticed = T;
+	NOTICE([$note=%(protocol_note)s,
+	        $msg=fmt("%%s: %%s (internal) to %%s:%%s (Internet, %%s)",
+	                 name, id$orig_h, id$resp_h, id$resp_p, what),
+	        $sub=rule,
+	        $conn=c,
+	        $identifier=cat(id$orig_h, id$resp_h, id$resp_p),
+	        $suppress_for=suppress_for]);
+	}
+
+function socks_target(sa: SOCKS::Address): string
+	{
+	if ( sa?$name )
+		return sa$name;
+	if ( sa?$host )
+		return cat(sa$host);
+	return "?";
+	}
+
+event socks_request(c: connection, version: count, request_type: count, sa: SOCKS::Address,
+                    p: port, user: string)
+	{
+	if ( notice_socks )
+		protocol_notice(c, socks_rule_id, socks_rule_name,
+		                fmt("SOCKS%%d for %%s:%%d", version, socks_target(sa), port_to_count(p)));
+	}
+
+event connection_state_remove(c: connection)
+	{
+	# socks.log also holds connections the SOCKS analyzer confirmed without a request
+	# (a failed login, say): Zeek writes their record as they end.
+	if ( notice_socks && c?$socks && "SOCKS" in c$service )
+		protocol_notice(c, socks_rule_id, socks_rule_name, fmt("SOCKS%%d", c$socks$version));
+	}
+
+event http_request(c: connection, method: string, original_URI: string, unescaped_URI: string,
+                   version: string)
+	{
+	if ( ! notice_http_proxy )
+		return;
+	# http.log's method and uri (the unescaped URI), judged as the offline scan does.
+	if ( to_upper(method) == "CONNECT" )
+		protocol_notice(c, protocol_rule_id, protocol_rule_name,
+		                fmt("HTTP CONNECT for %%s", sub_bytes(unescaped_URI, 1, 100)));
+	else if ( absolute_uri in unescaped_URI )
+		protocol_notice(c, protocol_rule_id, protocol_rule_name,
+		                fmt("proxy request for %%s", sub_bytes(unescaped_URI, 1, 100)));
 	}
 """
 
@@ -208,7 +324,23 @@ def to_zeek_script(settings: Settings) -> str:
     header.append(f"Allow entries: {', '.join(_comment(e.name) for e in settings.allow) or 'none'}"
                   + ("; expired ones are kept, they match only connections from before their expiry"
                      if any(e.expires for e in settings.allow) else ""))
+    socks = socks_rule(settings)
+    protocol = socks is not None or settings.evidence
+    if protocol:
+        header.append("Proxy protocols on any port (Protocol_Activity): "
+                      + ", ".join((["SOCKS"] if socks else []) + (["HTTP CONNECT", "absolute-form requests"]
+                                                                  if settings.evidence else [])))
+    parts = {
+        "socks_rule_id": (socks or PROTOCOL_RULE).id, "socks_rule_name": (socks or PROTOCOL_RULE).name,
+        "notice_socks": "T" if socks else "F", "protocol_rule_id": PROTOCOL_RULE.id,
+        "protocol_rule_name": PROTOCOL_RULE.name, "notice_http_proxy": "T" if settings.evidence else "F",
+        "protocol_note": PROTOCOL_NOTE_NAME,
+    }
     body = _BODY % {
+        "loads": _PROTOCOL_LOADS if protocol else "",
+        "protocol_note": _PROTOCOL_NOTE % parts if protocol else "",
+        "protocol_export": _PROTOCOL_EXPORT % parts if protocol else "",
+        "protocol_body": _PROTOCOL_BODY % parts if protocol else "",
         "module": MODULE, "note": NOTE_NAME, "rule_id": RULE.id, "rule_name": RULE.name,
         "transports": _set(transports), "ports": _set(_ports(settings.ports, transports)),
         "internal": _set(_subnets(settings.internal)),
@@ -238,7 +370,7 @@ A Zeek package raising `{note}` notices (notice.log) for the Elastic rule
 "{rule}" (id {rule_id}, version {version}), generated by zeek-proxy {zp_version} from
 profile `{profile}`. It holds the same ports, networks and allow entries as the offline
 scan; regenerate it with `zeek-proxy export zeek --package DIR` when the config changes.
-
+{protocol}
 ## Install with zkg
 
 zkg installs packages from git repositories, so commit the directory first:
@@ -278,11 +410,23 @@ def write_package(settings: Settings, directory: str | Path) -> list[Path]:
     """Write a zkg package for `settings` into `directory`; the paths written."""
     root = Path(directory)
     (root / "scripts").mkdir(parents=True, exist_ok=True)
+    socks = socks_rule(settings)
+    spoken = (["SOCKS"] if socks else []) + (["HTTP CONNECT", "absolute-form requests (GET http://...)"]
+                                              if settings.evidence else [])
+    protocol = "\n" + textwrap.fill(
+        f"It also raises `{PROTOCOL_NOTE}` notices, as the request is seen, for proxy protocols "
+        f"spoken from an internal host to the Internet on any port: {', '.join(spoken)}. Their "
+        f"`$sub` names the rule ({PROTOCOL_RULE.id} is {PROTOCOL_RULE.name}). A connection gets "
+        f"one notice: one on a proxy port gets its `{NOTE}` notice when it ends. "
+        "`ProxyPort::notice_socks` and `ProxyPort::notice_http_proxy` turn the two kinds on "
+        "and off.", 88) + "\n" if spoken else ""
     files = {
         "zkg.meta": (
             "[package]\n"
             f"description = {RULE.name}: Zeek notices for internal hosts reaching proxy "
-            f"ports on the Internet (Elastic rule {RULE.id} v{RULE.version}), from zeek-proxy.\n"
+            f"ports on the Internet (Elastic rule {RULE.id} v{RULE.version})"
+            + (f" and proxy protocols ({', '.join(spoken[:2])}) on any port" if spoken else "")
+            + ", from zeek-proxy.\n"
             "tags = zeek scripting, detection, proxy, notice, security onion\n"
             "script_dir = scripts\n"
             "# zkg versions packages by git tag; this records the generator's version only.\n"
@@ -293,7 +437,7 @@ def write_package(settings: Settings, directory: str | Path) -> list[Path]:
         "allowlist.example.tsv": _ALLOW_EXAMPLE,
         "README": _README.format(rule=RULE.name, note=NOTE, rule_id=RULE.id, version=RULE.version,
                                  zp_version=__version__, profile=_comment(settings.profile),
-                                 path=root.resolve()),
+                                 path=root.resolve(), protocol=protocol),
     }
     written = []
     for name, text in files.items():
