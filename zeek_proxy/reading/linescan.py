@@ -10,7 +10,6 @@ on across a line end (`\\s*` over a newline) only adds a line that the next step
 
 from __future__ import annotations
 
-import re
 import threading
 from functools import lru_cache
 from typing import Any
@@ -42,19 +41,6 @@ def matching(lines: pa.Array, pattern: str) -> np.ndarray:
     return np.flatnonzero(pc.match_substring_regex(lines, pattern).to_numpy(zero_copy_only=False))
 
 
-def containing(lines: pa.Array, literals: frozenset[str]) -> np.ndarray | None:
-    """Indices of lines that contain one of `literals` (ascending, no repeats), from one
-    Hyperscan pass however many there are; None without Hyperscan."""
-    if not literals or not len(lines):
-        return None
-    offsets = line_offsets(lines)
-    found = _scan(memoryview(lines.buffers()[2])[offsets[0] : offsets[-1]], (literals,))
-    if found is None:
-        return None
-    last_bytes = np.sort(np.asarray(found[0], dtype=np.int64)) + (offsets[0] - 1)
-    return _distinct(np.searchsorted(offsets, last_bytes, side="right") - 1)
-
-
 def found(lines: pa.Array, pattern: str) -> bool:
     """Whether some line contains a match of `pattern` (Hyperscan stops at the first)."""
     ends = _match_ends(lines, pattern, first_only=True)
@@ -73,30 +59,24 @@ def _match_ends(lines: pa.Array, pattern: str, first_only: bool) -> list[int] | 
     return None if found is None else found[0]
 
 
-#: A pattern, or plain strings any of which is a match (Hyperscan's literal matcher
-#: compiles thousands of them in milliseconds, one alternation of them in seconds).
-Pattern = str | frozenset[str]
-
-
-def ends_and_signals(data: memoryview, pattern: Pattern, signals: tuple[str, ...]) -> tuple[list[int], bool] | None:
+def ends_and_signals(data: memoryview, pattern: str, signals: tuple[str, ...]) -> tuple[list[int], bool] | None:
     """Where Hyperscan's matches of `pattern` end in `data`, and whether any of the
     `signals` occurs there, from one pass; None without Hyperscan (or when it refuses
     the patterns)."""
     return _scan(data, (pattern, *signals))
 
 
-def _scan(data: memoryview, patterns: tuple[Pattern, ...], first_only: bool = False) -> tuple[list[int], bool] | None:
+def _scan(data: memoryview, patterns: tuple[str, ...], first_only: bool = False) -> tuple[list[int], bool] | None:
     """One Hyperscan pass: where the first pattern's matches end, and whether any other
     pattern matched; None when RE2 has to decide instead."""
     database = _compiled(patterns, first_only) if BLOCK_SCAN else None
     if database is None:
         return None
-    first = len(patterns[0]) if isinstance(patterns[0], frozenset) else 1  # ids of the first pattern
     ends: list[int] = []
     others: list[int] = []
 
     def on_match(ident: int, _from: int, end: int, _flags: int, _ctx: Any) -> None:
-        (ends if ident < first else others).append(end)
+        (ends if ident == 0 else others).append(end)
 
     try:
         database.scan(data, match_event_handler=on_match, scratch=_scratch_for((patterns, first_only), database))
@@ -106,20 +86,17 @@ def _scan(data: memoryview, patterns: tuple[Pattern, ...], first_only: bool = Fa
 
 
 @lru_cache(maxsize=64)
-def _compiled(patterns: tuple[Pattern, ...], first_only: bool = False) -> Any:
+def _compiled(patterns: tuple[str, ...], first_only: bool = False) -> Any:
     """A Hyperscan database reporting every match of the first pattern (one at most when
     `first_only`) and at most one of each other, or None to use RE2."""
     if hyperscan is None:
         return None
     database = hyperscan.Database()
     multiline, single = hyperscan.HS_FLAG_MULTILINE, hyperscan.HS_FLAG_SINGLEMATCH
-    head, signals = patterns[0], patterns[1:]
-    firsts = [re.escape(text) for text in sorted(head)] if isinstance(head, frozenset) else [head]
-    expressions = [p.encode() for p in (*firsts, *signals)]
-    flags = [multiline | (single if first_only else 0)] * len(firsts) + [multiline | single] * len(signals)
+    flags = [multiline | (single if first_only else 0)] + [multiline | single] * (len(patterns) - 1)
     try:
-        database.compile(expressions=expressions, ids=list(range(len(expressions))),
-                         elements=len(expressions), flags=flags)
+        database.compile(expressions=[p.encode() for p in patterns], ids=list(range(len(patterns))),
+                         elements=len(patterns), flags=flags)
     except hyperscan.error:
         return None
     return database

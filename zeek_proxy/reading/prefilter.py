@@ -21,7 +21,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from zeek_proxy.reading import linescan
 from zeek_proxy.reading.blocks import line_offsets
 from zeek_proxy.core.networks import END, NEVER, NetworkSet
 from zeek_proxy.core.rule import Endpoints
@@ -135,23 +134,13 @@ def cell_endpoints(transport: pa.Array, source: pa.Array, destination: pa.Array,
 
 def keyed_lines(lines: pa.Array, pattern: str, keys: frozenset[str] | frozenset[int]) -> np.ndarray:
     """Indices of lines whose key, the group `key` of `pattern` (RE2), written as text
-    is one of `keys`. Hyperscan first finds the lines holding a key anywhere; the key's
-    place is then checked on those only. Without it, one extraction and one hash lookup
-    per line, however many keys there are."""
+    is one of `keys`: one extraction and one hash lookup per line, however many keys
+    there are (Hyperscan's literal matcher took longer to compile thousands of keys than
+    this takes to run)."""
     if not keys or not len(lines):
         return np.zeros(0, dtype=np.int64)
-    texts = frozenset(str(key) for key in keys)
-    candidates = linescan.containing(lines, texts)
-    if candidates is not None:
-        if not len(candidates):
-            return candidates
-        return candidates[_with_key(lines.take(pa.array(candidates)), pattern, texts)]
-    return _with_key(lines, pattern, texts)
-
-
-def _with_key(lines: pa.Array, pattern: str, keys: frozenset[str]) -> np.ndarray:
     found = pc.struct_field(pc.extract_regex(lines, pattern), [0])  # bytes in, bytes out
-    value_set = pa.array([key.encode() for key in keys], found.type)
+    value_set = pa.array([str(key).encode() for key in keys], found.type)
     return np.flatnonzero(pc.is_in(found, value_set=value_set).to_numpy(zero_copy_only=False))
 
 
