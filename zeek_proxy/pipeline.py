@@ -267,8 +267,9 @@ def scan(
     warnings: list[str] = []
     jobs = jobs or os.cpu_count() or 1
     names = log_names(settings)
-    # With --evidence and no state, ssl logs (context only) are read once, after the scan.
-    defer = settings.evidence and state is None and not strict
+    # With --evidence, ssl logs (context only) are read once, after the scan, when they
+    # can be read then: not from stdin, and without a state to advance as they are read.
+    defer = settings.evidence and state is None and not strict and "-" not in paths
     frames = read_frames(paths, input_format, strict, inputs, errors,
                          rule_prefilter(settings) if prefilter else None, jobs, progress, state,
                          max_record, warnings, names, EVIDENCE_LOGS if settings.evidence else CONNECTION_LOGS,
