@@ -36,6 +36,8 @@ from zeek_proxy.watch import follow
 from zeek_proxy.config import PROFILES, Settings, build_settings, to_toml
 from zeek_proxy.core import PROTOCOL_RULE, RULE, fill_community_id
 from zeek_proxy.core.explain import EVIDENCE_KINDS, explain as explain_connection
+from zeek_proxy.core.new_terms import DEFAULT_HISTORY, NewTerms
+from zeek_proxy.core.suppression import DEFAULT_GROUP_BY, Suppression, check_group_by, parse_duration
 from zeek_proxy.stats import InputStats, render, render_allow
 
 logger = logging.getLogger("zeek_proxy")
@@ -119,6 +121,28 @@ def _keep_evidence(ctx: click.Context, param: click.Parameter, value: bool) -> N
     ctx.meta["zeek_proxy.evidence"] = value
 
 
+def _keep(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+    """Options that change the settings wait in the context for `_settings`."""
+    ctx.meta[f"zeek_proxy.{param.name}"] = value
+
+
+def _suppression(meta: dict[str, Any], configured: Suppression | None) -> Suppression | None:
+    """--suppress-for, --group-by and --no-suppress-missing over the config's [suppression]."""
+    text, fields, no_missing = (meta.get(f"zeek_proxy.{n}") for n in ("suppress_for", "group_by", "no_suppress_missing"))
+    if text is None and fields is None and not no_missing:
+        return configured
+    if text is None and configured is None:
+        raise click.UsageError("--group-by and --no-suppress-missing go with --suppress-for (or a [suppression] table)")
+    try:
+        seconds = parse_duration(text) if text is not None else configured.seconds  # type: ignore[union-attr]
+        group_by = check_group_by(tuple(f.strip() for f in fields.split(",") if f.strip())) if fields is not None \
+            else configured.group_by if configured else DEFAULT_GROUP_BY
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    missing = not no_missing and (configured.missing_suppress if configured else True)
+    return Suppression(seconds, group_by, missing, text or (configured.text if configured else ""))
+
+
 def _settings(config: str | None, allowlists: tuple[str, ...]) -> Settings:
     """Effective settings; warns about allow entries that no longer apply today."""
     meta = click.get_current_context().meta
@@ -128,6 +152,8 @@ def _settings(config: str | None, allowlists: tuple[str, ...]) -> Settings:
         raise CLIError(exc) from None
     if meta.get("zeek_proxy.evidence"):  # --evidence, or --security-onion
         settings = replace(settings, evidence=True)
+    settings = replace(settings, suppression=_suppression(meta, settings.suppression),
+                       new_terms=_new_terms(meta))
     for entry in settings.expired_entries():
         logger.warning("allow entry %r (%s) expired on %s: it still applies to connections "
                        "before that day, not to newer ones", entry.name, entry.origin, entry.expires)
@@ -175,6 +201,39 @@ def _report_max_signals(result: ScanResult, max_signals: int) -> None:
     if result.dropped:
         logger.warning("--max-signals %d: %d alert(s) dropped (with --state they would wait for the next run)",
                        max_signals, result.dropped)
+
+
+def _new_terms(meta: dict[str, Any]) -> NewTerms | None:
+    """--new-terms FIELDS and --history DURATION."""
+    fields, history = meta.get("zeek_proxy.new_terms"), meta.get("zeek_proxy.history")
+    if fields is None:
+        if history is not None:
+            raise click.UsageError("--history goes with --new-terms")
+        return None
+    try:
+        chosen = check_group_by(tuple(f.strip() for f in fields.split(",") if f.strip()))
+        seconds = parse_duration(history) if history is not None else DEFAULT_HISTORY
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    return NewTerms(chosen, seconds, history or "7d")
+
+
+def _needs_state(settings: Settings, state_path: str | None, no_state: bool) -> None:
+    if settings.new_terms is not None and (no_state or not state_path):
+        raise click.UsageError("--new-terms needs --state: the combinations seen before are kept there")
+
+
+def _quiet_line(result: ScanResult, settings: Settings) -> str:
+    """How much quieter allow entries, new terms and suppression made the run."""
+    allowed = result.hits - sum(result.allow_counts.values())
+    line = f"hits: {result.hits}, after allow entries: {allowed}"
+    if settings.new_terms is not None:
+        allowed -= result.known
+        line += f", after new terms: {allowed}"
+    if settings.suppression is not None:
+        line += (f", after suppression: {allowed - result.grouped - result.grouped_earlier} "
+                 f"(suppressed into earlier alerts: {result.grouped_earlier})")
+    return line
 
 
 def _progress(flag: bool | None, paths: list[str], settings: Settings | None = None) -> Progress | None:
@@ -228,6 +287,18 @@ def detect_options(command: Callable[..., Any]) -> Callable[..., Any]:
                      help="Also read Zeek's socks, http, ssl and tunnel logs (and eve http/tls "
                           "events): alert on SOCKS, HTTP CONNECT and proxy requests to the "
                           "Internet on any port, and say what each connection was."),
+        click.option("--suppress-for", expose_value=False, callback=_keep, metavar="DURATION",
+                     help="Alert suppression: one alert per group (--group-by) and window of DURATION "
+                          "(30s, 10m, 1h, 24h), the window's other hits counted into it."),
+        click.option("--group-by", expose_value=False, callback=_keep, metavar="FIELDS",
+                     help="1 to 3 alert fields, comma-separated [default: source.ip,destination.ip,destination.port]."),
+        click.option("--no-suppress-missing", is_flag=True, expose_value=False, callback=_keep,
+                     help="A hit missing a --group-by field alerts alone (default: such hits form their own group)."),
+        click.option("--new-terms", expose_value=False, callback=_keep, metavar="FIELDS",
+                     help="Alert only on hits whose combination of these 1 to 3 fields was not seen in "
+                          "the --history before them (kept in --state, which it needs)."),
+        click.option("--history", expose_value=False, callback=_keep, metavar="DURATION",
+                     help="With --new-terms: how far back a combination counts as seen [default: 7d]."),
         click.option("--show-suppressed", is_flag=True,
                      help="Also write allowlisted hits, each marked with the entry that suppressed it."),
         click.option("-t", "--to", "to", type=click.Choice(sorted(EMITTERS)), default="ecs",
@@ -294,6 +365,7 @@ def scan(paths: tuple[str, ...], input_format: str, output: str, strict: bool,
     elif not paths and sys.stdin.isatty():
         logger.warning("reading a log from standard input (end it with Ctrl-D; --help for usage)")
     settings = _settings(config, allowlists)
+    _needs_state(settings, state_path, no_state)
     state = None
     try:
         refuse_inputs(output, inputs)
@@ -337,6 +409,8 @@ def scan(paths: tuple[str, ...], input_format: str, output: str, strict: bool,
         if max_signals:
             click.echo(f"beyond --max-signals {max_signals}: {result.carried} carried to the next run, "
                        f"{result.dropped} dropped", err=True)
+        if settings.suppression is not None or settings.new_terms is not None:
+            click.echo(_quiet_line(result, settings), err=True)
     _finish(stats, result.inputs, result.errors, result.allow_counts)  # type: ignore[arg-type]
     if fail_on_alert and len(result.alerts):
         sys.exit(1)
@@ -379,6 +453,7 @@ def watch(paths: tuple[str, ...], input_format: str, output: str, strict: bool,
     if engine != "local" or scheduler:
         raise click.UsageError("watch runs on the local engine")
     settings = _settings(config, allowlists)
+    _needs_state(settings, state_path, no_state)
     stop = threading.Event()
     stopped_by: list[int] = []
 

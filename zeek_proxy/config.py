@@ -20,6 +20,8 @@ from typing import Any
 
 from zeek_proxy.core.allowlist import AllowEntry
 from zeek_proxy.core.networks import NetworkSet
+from zeek_proxy.core.new_terms import NewTerms
+from zeek_proxy.core.suppression import DEFAULT_GROUP_BY, Suppression, check_group_by, parse_duration
 from zeek_proxy.errors import ConfigError, SourceLocation
 
 V3_PORTS = (1080, 3128, 8080)
@@ -72,7 +74,8 @@ PROFILES: dict[str, Profile] = {
 DEFAULT_PROFILE = "elastic-v3"
 
 _SECTIONS = {"rule": {"ports", "transports", "profile", "evidence"},
-             "networks": {"internal", "not_internet"}}
+             "networks": {"internal", "not_internet"},
+             "suppression": {"group_by", "for", "missing"}}
 _ALLOW_KEYS = {"name", "source", "destination", "ports", "source_ports", "reason", "expires"}
 
 
@@ -89,6 +92,8 @@ class Settings:
     outbound: bool = False  # elastic-v2: Zeek's outbound direction alone makes a hit
     socks: bool = False  # elastic-v4 and later: any socks.log record may alert, on any port
     evidence: bool = False  # --evidence: read socks/http/ssl/tunnel logs, raise "Proxy Protocol"
+    suppression: Suppression | None = None  # [suppression] or --suppress-for
+    new_terms: NewTerms | None = None  # --new-terms
 
     def with_allow(self, entries: tuple[AllowEntry, ...]) -> "Settings":
         return replace(self, allow=self.allow + entries)
@@ -173,6 +178,28 @@ class _Checker:
         if not isinstance(value, list) or not all(isinstance(s, str) and s for s in value):
             raise self.error("expected a list of names", key)
         return tuple(s.lower() for s in value)
+
+    def suppression(self, table: dict[str, Any]) -> Suppression | None:
+        """[suppression]: `for` (required when the table is there), `group_by`, `missing`."""
+        if not table:
+            return None
+        if "for" not in table:
+            raise self.error("a [suppression] table needs for = \"1h\" (or another duration)", "suppression")
+        try:
+            seconds = parse_duration(table["for"]) if isinstance(table["for"], str) else parse_duration("")
+        except ValueError as exc:
+            raise self.error(str(exc), "suppression.for") from None
+        group_by = table.get("group_by", list(DEFAULT_GROUP_BY))
+        if not isinstance(group_by, list) or not all(isinstance(f, str) for f in group_by):
+            raise self.error("expected a list of field names", "suppression.group_by")
+        try:
+            fields = check_group_by(tuple(group_by))
+        except ValueError as exc:
+            raise self.error(str(exc), "suppression.group_by") from None
+        missing = table.get("missing", "suppress")
+        if missing not in ("suppress", "doNotSuppress"):
+            raise self.error('expected "suppress" or "doNotSuppress"', "suppression.missing")
+        return Suppression(seconds, fields, missing == "suppress", table["for"])
 
     def flag(self, value: Any, key: str) -> bool:
         if not isinstance(value, bool):
@@ -278,6 +305,7 @@ def parse_config(text: str, path: str = "<config>", profile: str | None = None) 
         outbound=PROFILES[profile].outbound,
         socks=PROFILES[profile].socks,
         evidence=check.flag(rule["evidence"], "rule.evidence") if "evidence" in rule else False,
+        suppression=check.suppression(data.get("suppression", {})),
     )
     return settings.with_allow(check.allow_entries(data.get("allow", [])))
 
@@ -422,6 +450,11 @@ def to_toml(settings: Settings, meta_lines: tuple[str, ...] = ()) -> str:
         f"internal = {_toml_value(settings.internal.to_list())}",
         f"not_internet = {_toml_value(settings.not_internet.to_list())}",
     ]
+    if settings.suppression is not None:
+        rule = settings.suppression
+        lines += ["", "[suppression]", f"for = {_toml_value(rule.text or f'{rule.seconds}s')}",
+                  f"group_by = {_toml_value(list(rule.group_by))}",
+                  f"missing = {_toml_value('suppress' if rule.missing_suppress else 'doNotSuppress')}"]
     for entry in settings.allow:
         lines += ["", "[[allow]]", f"name = {_toml_value(entry.name)}"]
         if entry.origin:

@@ -50,6 +50,10 @@ class ScanResult:
     outside_window: int = 0  # connections before --since or at/after --until
     dropped: int = 0  # alerts beyond --max-signals, without a state
     carried: int = 0  # alerts beyond --max-signals, waiting in the state for the next run
+    hits: int = 0  # connections that raised a detection (in the time window)
+    grouped: int = 0  # hits counted into suppression windows opened in this run
+    grouped_earlier: int = 0  # hits counted into windows opened in earlier runs
+    known: int = 0  # hits whose --new-terms combination was not new
 
 
 def read_frames(
@@ -318,6 +322,13 @@ def conclude(hits: list[pd.DataFrame], inputs: list[InputStats], errors: list[In
     result.alerts = connections.loc[by.isna()].reset_index(drop=True)
     result.suppressed = connections.loc[by.notna()].assign(**{SUPPRESSED_BY: by[by.notna()]}).reset_index(drop=True)
     result.allow_counts.update(result.suppressed[SUPPRESSED_BY].value_counts().to_dict())
+    result.hits = len(connections)
+    if settings.new_terms is not None:  # which hits may alert; suppression then groups them
+        novel = core.new_terms(result.alerts, settings.new_terms, state.terms if state is not None else {})
+        result.alerts, result.known = novel.alerts, novel.known
+    if settings.suppression is not None:
+        grouped = core.suppress(result.alerts, settings.suppression, state.windows if state is not None else None)
+        result.alerts, result.grouped, result.grouped_earlier = grouped.alerts, grouped.into_this_run, grouped.into_earlier
     if state is not None:
         result.suppressed = unseen(result.suppressed, state)
         state.remember(result.suppressed["event.id"].tolist())

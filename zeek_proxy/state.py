@@ -83,6 +83,8 @@ class State:
         self.alerted: dict[str, float] = {}  # event.id -> when it was written (or carried)
         self.pending: list[dict[str, Any]] = []  # alert rows carried by --max-signals
         self.outbox: Outbox | None = None
+        self.windows: dict[str, dict[str, Any]] = {}  # open suppression windows, by group
+        self.terms: dict[str, int] = {}  # --new-terms history: combination -> last seen (us)
         self._lock: int | None = None
         self._index: dict[int, dict[str, FileProgress]] | None = None  # length -> fingerprint -> file
 
@@ -110,6 +112,8 @@ class State:
             state.alerted = {str(k): float(v) for k, v in data.get("alerted", {}).items()}
             state.pending = list(data.get("pending", []))
             state.outbox = Outbox(**data["outbox"]) if data.get("outbox") else None
+            state.windows = {str(k): dict(v) for k, v in data.get("windows", {}).items()}
+            state.terms = {str(k): int(v) for k, v in data.get("terms", {}).items()}
         except (TypeError, AttributeError, ValueError, KeyError) as exc:
             raise ConfigError(f"damaged state file ({exc})", SourceLocation(path)) from None
         return state
@@ -208,6 +212,7 @@ class State:
         data: dict[str, Any] = {
             "version": VERSION, "files": [asdict(f) for f in self.files], "alerted": self.alerted,
             "pending": self.pending, "outbox": asdict(self.outbox) if self.outbox else None,
+            "windows": self.windows, "terms": self.terms,
         }
         directory = os.path.dirname(os.path.abspath(self.path))
         os.makedirs(directory, exist_ok=True)

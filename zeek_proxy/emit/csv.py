@@ -15,8 +15,11 @@ COLUMNS = (
     "zeek.session_id", "suricata.eve.flow_id", "network.community_id", "log.file.path",
     "message", "rule.name", "destination.domain", "zeek_proxy.evidence", "http.request.method",
     "url.original", "user_agent.original", "tls.client.server_name", "zeek.socks.request.host",
-    "zeek.socks.request.port", "zeek_proxy.suppressed_by",
+    "zeek.socks.request.port", "suppression_count", "first_seen", "last_seen", "zeek_proxy.suppressed_by",
 )
+#: CSV names of the suppression fields.
+_RENAMED = {"suppression_count": "kibana.alert.suppression.docs_count",
+            "first_seen": "kibana.alert.suppression.start", "last_seen": "kibana.alert.suppression.end"}
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -38,6 +41,7 @@ class CSVEmitter(Emitter):
     def write(self, alerts: pd.DataFrame) -> None:
         if "rule.id" in alerts:
             alerts = alerts.assign(**{"rule.name": [RULES[r].name if r in RULES else None for r in alerts["rule.id"]]})
+        alerts = alerts.rename(columns={ecs: name for name, ecs in _RENAMED.items()})
         columns = [
             iso_times(alerts[c]) if c == "@timestamp"
             else python_values(alerts[c]) if c in alerts else [None] * len(alerts)

@@ -114,8 +114,8 @@ def _encoded(column: list[Any]) -> list[str | None]:
 
 def _encoded_all(values: list[Any]) -> list[str]:
     kinds = {type(value) for value in values}
-    if list in kinds:  # lists (evidence read back from a state) are written as their tuples
-        values = [tuple(value) if isinstance(value, list) else value for value in values]
+    if list in kinds:  # lists (suppression terms, evidence read back from a state): one by one
+        return [_json(value) for value in values]
     if kinds == {int}:
         return _json(values)[1:-1].split(",")
     if kinds == {str}:

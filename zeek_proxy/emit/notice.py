@@ -86,8 +86,12 @@ def notice_records(alerts: pd.DataFrame) -> list[dict[str, Any]]:
             value = get(name)
             if value is not None:
                 sub.append(f"{key}={','.join(value) if isinstance(value, (list, tuple)) else value}")
+        terms = get("kibana.alert.suppression.terms")
+        if terms:  # --suppress-for: the group, as Zeek's $identifier would name it
+            sub.append("suppression=" + ",".join(f"{t['field']}={t['value']}" for t in terms))
         if get("zeek_proxy.suppressed_by") is not None:  # --show-suppressed
             sub.append(f"suppressed_by={get('zeek_proxy.suppressed_by')}")
+        count = get("kibana.alert.suppression.docs_count")
         records.append({
             "ts": ts[i],
             "uid": get("zeek.session_id"),
@@ -98,9 +102,10 @@ def notice_records(alerts: pd.DataFrame) -> list[dict[str, Any]]:
             "msg": get("message"),
             "sub": " ".join(sub),
             "src": get("source.ip"), "dst": get("destination.ip"), "p": get("destination.port"),
+            "n": None if count is None else count + 1,  # the hits in the window
             "actions": [ACTION],
             "email_dest": [],
-            "suppress_for": SUPPRESS_FOR,
+            "suppress_for": get("zeek_proxy.suppress_for") or SUPPRESS_FOR,
         })
     return records
 
