@@ -64,6 +64,19 @@ def test_archives_and_eve_on_a_local_cluster(archives: Path) -> None:
     same(scan_dask([str(archives)], local_settings(), workers=2), local)
 
 
+def test_suppression_as_locally(archives: Path, cluster) -> None:
+    """Windows are made in the client from every partition's hits: the same windows,
+    counts and ids as the local engine."""
+    from dataclasses import replace
+
+    from zeek_proxy.core.suppression import Suppression
+
+    settings = replace(local_settings(), suppression=Suppression(600, ("source.ip",)))
+    local = scan([str(archives)], settings)
+    assert local.grouped > 0  # the windows did group hits
+    same(scan_dask([str(archives)], settings, cluster.scheduler_address), local)
+
+
 def test_corpus_on_an_existing_cluster(cluster) -> None:
     if not CORPUS.is_dir():
         pytest.skip("../shared/corpus is not present")
