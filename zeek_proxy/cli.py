@@ -477,6 +477,8 @@ def watch(paths: tuple[str, ...], input_format: str, output: str, strict: bool,
             _report_max_signals(result, max_signals)
             if stats:
                 click.echo(render(result.inputs), err=True)
+                if settings.suppression is not None or settings.new_terms is not None:
+                    click.echo(_quiet_line(result, settings), err=True)
             broken = [e for e in result.errors if isinstance(e, MalformedRecordError)]
             if broken:  # --strict: the alerts before it are written; then stop
                 raise broken[0]
