@@ -1,25 +1,37 @@
 # Set-up and everyday commands. `make demo` and `make test` work on a fresh machine:
-# each creates .venv when missing and installs the project with its test extras.
+# each creates .venv when missing; `install` and `demo` install the project alone,
+# `test` adds the test extras.
 
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-stamp
+PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check
+INSTALLED := $(VENV)/.installed-stamp
+TESTABLE := $(VENV)/.test-stamp
 
-.PHONY: demo test fixtures bench clean
+.PHONY: install demo test fixtures clean
 
-$(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
-	touch $(STAMP)
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
 
-demo: $(STAMP)
+$(INSTALLED): pyproject.toml | $(BIN)/python
+	$(PIP) -e .
+	touch $@
+
+$(TESTABLE): pyproject.toml | $(BIN)/python
+	$(PIP) -e '.[test]'
+	touch $@ $(INSTALLED)
+
+install: $(INSTALLED)
+	@echo "zeek-proxy is $(BIN)/zeek-proxy"
+
+demo: $(INSTALLED)
 	$(BIN)/zeek-proxy scan --stats fixtures/
 
-test: $(STAMP)
+test: $(TESTABLE)
 	$(BIN)/python -m pytest
 
-fixtures: $(STAMP)
+fixtures: $(INSTALLED)
 	rm -rf fixtures && $(BIN)/python scripts/generate.py fixtures/
 
 clean:
