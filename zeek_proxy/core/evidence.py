@@ -74,29 +74,27 @@ def join_tunnels(alerts: pd.DataFrame, tunnels: pd.DataFrame, settings: Settings
     Internet, becomes a protocol alert of its own (`alerts` are collapsed: one per `_key`)."""
     if tunnels.empty:
         return alerts
-    triples = tunnels[_TRIPLE].astype(object).apply(tuple, axis=1)
+    tunnel_ends = _ends(tunnels)
     kinds: dict[tuple, set[str]] = {}
-    for triple, kind in zip(triples, tunnels[EVIDENCE].tolist()):
-        kinds.setdefault(triple, set()).add(kind)
-    alert_triples = alerts[_TRIPLE].astype(object).apply(tuple, axis=1) if not alerts.empty else pd.Series(dtype=object)
-    if not alerts.empty:
-        alerts = alerts.copy()
-        alerts[EVIDENCE] = [
-            tuple(sorted(set(have or ()) | kinds.get(triple, set()))) or None
-            for have, triple in zip(alerts[EVIDENCE].tolist(), alert_triples.tolist())
-        ]
-    taken = set(alert_triples.tolist())
+    for ends, kind in zip(tunnel_ends, tunnels[EVIDENCE].tolist()):
+        kinds.setdefault(ends, set()).add(kind)
+    alert_ends = _ends(alerts)
+    alerts = alerts.assign(**{EVIDENCE: [tuple(sorted(set(have or ()) | kinds.get(ends, set()))) or None
+                                         for have, ends in zip(alerts[EVIDENCE].tolist(), alert_ends)]})
+    taken = set(alert_ends)
     discover = tunnels["zeek.tunnel.action"].eq("Tunnel::DISCOVER").fillna(False).to_numpy(dtype=bool)
     inside = settings.internal.contains(tunnels["source.ip"]) & ~settings.not_internet.contains(tunnels["destination.ip"])
-    alone = tunnels.loc[discover & inside & ~triples.isin(taken).to_numpy(dtype=bool)]
-    if alone.empty:
+    alone = discover & inside & np.array([ends not in taken for ends in tunnel_ends], dtype=bool)
+    if not alone.any():
         return alerts
-    own = alone.assign(
-        _key=["tunnel|" + "|".join(map(str, t)) + f"|{ts.value}" for t, ts in
-              zip(alone[_TRIPLE].astype(object).apply(tuple, axis=1), alone["@timestamp"])],
-        _detection=PROTOCOL,
-    )
-    own[EVIDENCE] = [tuple(sorted(kinds[t])) for t in own[_TRIPLE].astype(object).apply(tuple, axis=1)]
-    own = own.drop_duplicates("_key")
-    both = pd.concat([alerts, own[alerts.columns]], ignore_index=True) if not alerts.empty else own[alerts.columns]
+    own = tunnels.loc[alone].assign(_detection=PROTOCOL)
+    own_ends = [ends for ends, chosen in zip(tunnel_ends, alone) if chosen]
+    own["_key"] = ["tunnel|" + "|".join(map(str, ends)) + f"|{stamp.value}" for ends, stamp in zip(own_ends, own["@timestamp"])]
+    own[EVIDENCE] = [tuple(sorted(kinds[ends])) for ends in own_ends]
+    both = pd.concat([alerts, own.drop_duplicates("_key")[alerts.columns]], ignore_index=True)
     return both.sort_values(["@timestamp", "_key"], kind="stable").reset_index(drop=True)
+
+
+def _ends(frame: pd.DataFrame) -> list[tuple]:
+    """Each row's source, destination and destination port."""
+    return list(zip(*(frame[name].astype(object).tolist() for name in _TRIPLE))) if len(frame) else []
