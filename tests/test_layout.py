@@ -68,3 +68,15 @@ def test_the_graph_is_read() -> None:
     """The checks above look at real imports (a parser that found none would pass them)."""
     assert "zeek_proxy.formats.base" in GRAPH["zeek_proxy.reading.reader"]
     assert "zeek_proxy.reading.prefilter" in GRAPH["zeek_proxy.formats.zeek_tsv"]
+
+
+def test_the_report_is_an_output() -> None:
+    """The HTML report reads ECS documents: it knows no log format, no reading, no
+    pipeline and no rule, and only the command line reaches it."""
+    layers = ("zeek_proxy.reading", "zeek_proxy.formats", "zeek_proxy.pipeline", "zeek_proxy.core",
+              "zeek_proxy.emit")
+    assert importers_of(layers, "zeek_proxy.report") == []
+    assert "zeek_proxy.report.data" in GRAPH["zeek_proxy.report"]
+    users = {module for module, targets in GRAPH.items() if not module.startswith("zeek_proxy.report")
+             and any(t.startswith("zeek_proxy.report") for t in targets)}
+    assert users <= {"zeek_proxy.cli"}
