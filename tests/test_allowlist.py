@@ -342,6 +342,40 @@ def test_bad_cidr_in_each_format_names_file_and_line(tmp_path: Path, name: str, 
     assert len(lines) == 1 and lines[0].startswith(f"Error: {path}:{line}: ") and "Traceback" not in result.output
 
 
+@pytest.mark.parametrize("name,text,line,cidr,meant", [
+    ("proxies.txt", "# list\n198.51.100.7\n135.57.146.87/8  # a typo for /32\n", 3,
+     "135.57.146.87/8", "135.57.146.87/32 or 135.0.0.0/8"),
+    ("subnets.tsv", "#fields\tsubnet\tdescription\n203.0.113.9/24\tvendor\n", 2,
+     "203.0.113.9/24", "203.0.113.9/32 or 203.0.113.0/24"),
+    ("extra.toml", '[[allow]]\nname = "x"\ndestination = [\n  "1.2.3.0/24",\n  "2001:db8::7/32",\n]\n', 5,
+     "2001:db8::7/32", "2001:db8::7/128 or 2001:db8::/32"),
+])
+def test_a_cidr_with_host_bits_is_an_error_not_a_wider_network(tmp_path: Path, name: str, text: str, line: int,
+                                                             cidr: str, meant: str) -> None:
+    """`135.57.146.87/8` silently became 135.0.0.0/8, sixteen million addresses allowed."""
+    path = tmp_path / name
+    path.write_text(text)
+    result = run("scan", "-a", str(path), "-")
+    assert result.exit_code == 2
+    key = "allow.destination: " if name.endswith(".toml") else ""
+    assert result.stderr == f"Error: {path}:{line}: {key}{cidr} has host bits set: did you mean {meant}?\n"
+
+
+@pytest.mark.parametrize("name,text,line", [
+    ("proxies.txt", "198.51.100.7\n0.0.0.0/0\n", 2),
+    ("proxies.txt", "# v6 too\n::/0  # everything\n", 2),
+    ("proxies.tsv", "#fields\tsubnet\n0.0.0.0/0\n", 2),
+])
+def test_a_list_naming_the_whole_internet_is_refused(tmp_path: Path, name: str, text: str, line: int) -> None:
+    """A known-proxy list entry of /0 would silence every alert, as a TOML entry with no
+    match keys would: refused the same way."""
+    path = tmp_path / name
+    path.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        parse_allowlist(text, str(path))
+    assert str(info.value).startswith(f"{path}:{line}: ") and "it would suppress everything" in str(info.value)
+
+
 def test_zeek_table_without_an_address_column(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         parse_allowlist("#fields\thost\tdescription\nexample.com\tx\n", "hosts.tsv")

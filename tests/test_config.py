@@ -16,7 +16,7 @@ from conftest import FIXTURES, generate
 from zeek_proxy import scan
 from zeek_proxy.cli import cli
 from zeek_proxy.config import (
-    DEFAULT_SETTINGS, V3_INTERNAL, V3_NOT_INTERNET, build_settings, parse_config,
+    DEFAULT_SETTINGS, V3_INTERNAL, V3_NOT_INTERNET, build_settings, parse_config, to_toml,
 )
 from zeek_proxy.core.explain import explain
 from zeek_proxy.core.networks import NetworkSet
@@ -164,6 +164,10 @@ BAD_CONFIGS = [
     ("bad-cidr-allow-destination", ALLOW_OK + '\n[[allow]]\nname = "b"\n\ndestination = ["300.1.2.3"]\n',
      "allow.destination", 8),
     ("bad-address-allow-source", '[[allow]]\nname = "b"\nsource = ["not-an-ip"]\n', "allow.source", 3),
+    ("host-bits-networks", '[networks]\ninternal = [\n  "192.168.0.0/16",\n  "10.1.2.3/8",\n]\n',
+     "networks.internal", 4),
+    ("host-bits-allow-source", ALLOW_OK + 'source = ["10.9.8.7/16"]\n', "allow.source", 4),
+    ("empty-sensor-name", '[sensor]\nname = ""\n', "sensor.name", 2),
     ("rule-port-70000", '[rule]\nports = [8080, 70000]\n', "rule.ports", 2),
     ("rule-port-minus-1", '[rule]\nports = [-1]\n', "rule.ports", 2),
     ("allow-port-70000", '[[allow]]\nname = "b"\ndestination = ["1.2.3.4"]\nports = [70000]\n', "allow.ports", 4),
@@ -189,6 +193,20 @@ def test_bad_config_names_file_key_and_line(text: str, key: str, line: int | Non
         assert message.startswith(f"site.toml:{line}: "), message
         assert info.value.source.line == line
     assert info.value.exit_code == 2
+
+
+def test_host_bits_name_the_network_meant() -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config('[networks]\ninternal = ["10.1.2.3/8"]\n', "site.toml")
+    assert str(info.value) == ("site.toml:2: networks.internal: 10.1.2.3/8 has host bits set: "
+                               "did you mean 10.1.2.3/32 or 10.0.0.0/8?")
+
+
+def test_sensor_name_round_trips() -> None:
+    settings = parse_config('[sensor]\nname = "sensor-7"\n')
+    assert settings.sensor == "sensor-7" and settings.sensor_override is None
+    assert parse_config(to_toml(settings)).sensor == "sensor-7"
+    assert parse_config("").sensor is None and "[sensor]" not in to_toml(parse_config(""))
 
 
 def test_broken_toml_names_file_and_line() -> None:

@@ -6,6 +6,7 @@ import io
 import ipaddress
 import re
 import uuid
+from dataclasses import replace
 from typing import Any
 
 import communityid
@@ -345,6 +346,38 @@ def test_finalize_adds_id_community_id_and_message() -> None:
     message = out.loc[1, "message"]
     assert "192.168.7.7" in message and "198.51.100.200:3128/tcp" in message
     assert "192.168.0.0/16" in message and message.startswith(core.RULE.name)
+
+
+@pytest.mark.parametrize("row, said", [
+    (conn(zeek__connection__state="SF", source__bytes=3200, destination__bytes=88_000),
+     "(Internet, proxy port; SF, 3.2 kB out, 88 kB in)"),
+    (conn(zeek__connection__state="S0", source__bytes=120, destination__bytes=0), "(Internet, proxy port; S0: no answer)"),
+    (conn(zeek__connection__state="REJ", source__bytes=44, destination__bytes=40), "(Internet, proxy port; REJ: refused)"),
+    (conn(zeek__connection__state="S3", source__bytes=46_210, destination__bytes=1_120_000),
+     "(Internet, proxy port; S3, 46 kB out, 1.1 MB in)"),
+    (conn(zeek__connection__state="RSTO"), "(Internet, proxy port; RSTO)"),
+    (conn(), "(Internet, proxy port)"),  # a log that says nothing of it
+    (eve("flow", suricata__eve__tcp__state="closed", source__bytes=7799, destination__bytes=240_748),
+     "(Internet, proxy port; tcp closed, 7.8 kB out, 241 kB in)"),
+    (eve("flow", suricata__eve__tcp__state="syn_sent", source__bytes=74, destination__bytes=0),
+     "(Internet, proxy port; tcp syn_sent: no answer)"),
+    (eve("flow", suricata__eve__tcp__state="syn_sent", source__bytes=330, destination__bytes=270),
+     "(Internet, proxy port; tcp syn_sent: refused)"),
+    (eve("flow", source__bytes=900, destination__bytes=512), "(Internet, proxy port; 900 B out, 512 B in)"),
+])
+def test_the_message_says_whether_it_was_answered_and_how_much_moved(row: dict[str, Any], said: str) -> None:
+    [message] = alerts([row])["message"].tolist()
+    assert message.startswith(f"{core.RULE.name}: {row['source.ip']} (internal, 10.0.0.0/8) to 203.0.113.7:8080/tcp ")
+    assert message.endswith(said), message
+
+
+def test_sensor_from_the_log_the_option_or_the_config() -> None:
+    rows = [conn(observer__name="zeek-worker-1"), conn(zeek__session_id="C2")]
+    assert alerts(rows)["observer.name"].tolist() == ["zeek-worker-1", None]
+    configured = replace(DEFAULT_SETTINGS, sensor="dmz-sensor")
+    assert alerts(rows, configured)["observer.name"].tolist() == ["zeek-worker-1", "dmz-sensor"]
+    forced = replace(configured, sensor_override="lab")
+    assert alerts(rows, forced)["observer.name"].tolist() == ["lab", "lab"]
 
 
 def test_finalize_keeps_the_logs_community_id() -> None:

@@ -86,6 +86,21 @@ def test_whole_corpus_in_one_run(corpus: Path) -> None:
     assert result.alerts["event.id"].is_unique
 
 
+def test_a_folder_is_read_by_content_and_what_is_no_log_of_ours_is_named(corpus: Path) -> None:
+    """The corpus as a folder: slips' `*.suricata.json` (5,000 eve events, named like no
+    eve file) is read; its notice logs, and the socks and tunnel logs the default profile
+    does not read, are skipped and counted in one warning, never read as malformed."""
+    result = scan([str(corpus)])
+    read = {str(Path(s.path).relative_to(corpus)): s for s in result.inputs}
+    assert read["suricata/slips__test6-malicious.suricata.json"].read == 5000
+    skipped = sorted(str(p) for p in corpus.rglob("*") if p.is_file() and p.name != "MANIFEST.md"
+                     and str(p.relative_to(corpus)) not in read)
+    assert len(skipped) == 9 and all(re.search(r"notice|socks-|__tunnel", p) for p in skipped)
+    [warning] = [w for w in result.warnings if "skipped" in w]
+    assert warning.startswith("9 files skipped: not Zeek conn or Suricata logs (") and warning.endswith(" and 4 more)")
+    assert sum(s.malformed for s in result.inputs) == 1  # rita's truncated record, and only it
+
+
 def test_event_ids_are_stable_across_runs_and_paths(corpus: Path, tmp_path: Path) -> None:
     source = corpus / "suricata/nicoaller__eve.json"
     copy = tmp_path / "renamed-eve.json"

@@ -21,8 +21,12 @@ from zeek_proxy.core import RULE, collapse, finalize, select
 from zeek_proxy.emit import EMITTERS
 from zeek_proxy.emit.csv import COLUMNS, CSVEmitter, neutralise
 from zeek_proxy.emit.ecs import ECSEmitter, documents, json_lines
-from zeek_proxy.emit.notice import ACTION, FIELDS, NOTE, NoticeEmitter, NoticeJSONEmitter, escape
-from zeek_proxy.schema import frame_from_rows
+from zeek_proxy.emit.notice import (
+    ACTION, FIELDS, NOTE, SUPPRESSED_NOTE, NoticeEmitter, NoticeJSONEmitter, escape, notice_records,
+)
+from zeek_proxy.config import parse_config
+from zeek_proxy.pipeline import conclude, with_suppressed
+from zeek_proxy.schema import SUPPRESSED_BY, frame_from_rows
 
 ECS_FIELDS_CSV = Path(__file__).resolve().parents[2] / "shared" / "ecs" / "fields.csv"
 T0 = 1_541_117_137_618_695  # 2018-11-02T00:05:37.618695Z
@@ -100,13 +104,15 @@ EVIDENCE_FIELDS = {"destination.domain": "c2.example", "zeek_proxy.evidence": "t
                    "user_agent.original": "curl/8", "tls.client.server_name": "c2.example"}
 
 
-@pytest.fixture(params=["zeek", "suricata", "evidence", "suppressed"])
+@pytest.fixture(params=["zeek", "suricata", "evidence", "suppressed", "sensor"])
 def alert_doc(request: pytest.FixtureRequest) -> dict[str, Any]:
     """An alert of each kind: a Zeek or Suricata connection, one with every evidence
-    field, one grouped by suppression."""
+    field, one grouped by suppression, one naming the sensor that saw it."""
     rows = [eve_row()] if request.param == "suricata" else [zeek_row()]
     if request.param == "evidence":
         rows = [zeek_row() | EVIDENCE_FIELDS]
+    if request.param == "sensor":
+        rows = [zeek_row() | {"observer.name": "zeek-worker-3"}]
     frame = alert_frame(rows)
     if request.param == "suppressed":
         frame = suppress(frame, Suppression(3600)).alerts
@@ -226,6 +232,43 @@ def test_ecs_fields_exist_with_their_type(alert_doc: dict[str, Any]) -> None:
         assert _compatible(types[path], value), f"{path}={value!r} is not an ECS {types[path]}"
         checked += 1
     assert checked >= 30
+
+
+def test_ecs_sensor_is_observer_name() -> None:
+    [doc] = documents(alert_frame([zeek_row() | {"observer.name": "zeek-worker-3"}]))
+    assert doc["observer"] == {"name": "zeek-worker-3"}
+    [record] = notice_records(alert_frame([zeek_row() | {"observer.name": "zeek-worker-3"}]))
+    assert record["peer_descr"] == "zeek-worker-3"
+
+
+def _shown_with_suppressed() -> pd.DataFrame:
+    """An alert and a hit the allow entry "vendor-proxy" suppressed, as --show-suppressed
+    writes them."""
+    settings = parse_config('[[allow]]\nname = "vendor-proxy"\ndestination = ["198.51.100.0/24"]\n')
+    hits = frame_from_rows([zeek_row(), zeek_row("C2", i=1) | {"destination.ip": "198.51.100.9"}])
+    both = with_suppressed(conclude([hits], [], [], settings))
+    assert both[SUPPRESSED_BY].tolist() == [None, "vendor-proxy"]
+    return both
+
+
+def test_shown_suppressed_hits_are_events_not_alerts() -> None:
+    alert, shown = documents(_shown_with_suppressed())
+    assert alert["event"]["kind"] == "alert" and "alert" in alert["tags"] and "suppressed" not in alert["tags"]
+    assert alert["message"].startswith(RULE.name)
+    assert shown["event"]["kind"] == "event"
+    assert "suppressed" in shown["tags"] and "alert" not in shown["tags"]
+    assert shown["message"].startswith(f"Suppressed by vendor-proxy: {RULE.name}: 10.0.0.5 ")
+    assert shown["zeek_proxy"]["suppressed_by"] == "vendor-proxy" and shown["rule"]["id"] == RULE.id
+    types = _ecs_types()
+    for path, value in leaves(shown):
+        if path != "event.severity_label" and not path.startswith(CUSTOM):
+            assert path in types and _compatible(types[path], value), path
+
+
+def test_shown_suppressed_hits_have_their_own_notice() -> None:
+    alert, shown = notice_records(_shown_with_suppressed())
+    assert alert["note"] == NOTE and shown["note"] == SUPPRESSED_NOTE == "ProxyPort::Suppressed_Activity"
+    assert shown["msg"].startswith("Suppressed by vendor-proxy: ") and "suppressed_by=vendor-proxy" in shown["sub"]
 
 
 def test_ecs_emitter_writes_one_json_object_a_line() -> None:

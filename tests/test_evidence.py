@@ -149,7 +149,7 @@ def test_each_connection_is_one_alert_with_what_its_logs_say(tmp_path: Path, wri
     # The port hit keeps the port rule and its id, and says TLS for c2.example.
     assert port["rule"]["id"] == RULE.id and port["zeek_proxy"]["evidence"] == ["tls"]
     assert port["destination"]["domain"] == "c2.example" and port["tls"]["client"]["server_name"] == "c2.example"
-    assert port["message"].endswith("(Internet, proxy port; TLS for c2.example)")
+    assert port["message"].endswith("(Internet, proxy port; TLS for c2.example; SF)")  # no byte counts in that log
     # CONNECT on 8888: the protocol detection; the TLS inside is found by uid; the
     # CONNECT target (cut at its white space) outranks the SNI.
     assert connect["rule"]["id"] == PROTOCOL_RULE.id

@@ -47,7 +47,7 @@ ECS = {"id.orig_h": "source.ip", "id.orig_p": "source.port", "id.resp_h": "desti
 ENTRIES = """
 [[allow]]
 name = "corp-proxy"
-destination = ["{proxy}/24"]
+destination = ["{proxy}"]
 ports = [{proxy_port}]
 reason = "the egress proxy"
 
@@ -84,7 +84,8 @@ def _config(log: Path, expires: str | None = "2999-01-01", profile: str = "elast
     assert len(hits) >= 4
     row = lambda i: hits.iloc[i]
     text = f'[rule]\nprofile = "{profile}"\n' + ENTRIES.format(
-        proxy=row(0)["destination.ip"], proxy_port=row(0)["destination.port"],
+        proxy=ipaddress.ip_network(f'{row(0)["destination.ip"]}/24', strict=False),  # its /24
+        proxy_port=row(0)["destination.port"],
         nat=row(1)["source.ip"], nat_port=row(1)["source.port"], old=row(2)["destination.ip"])
     if expires:
         text += FUTURE.format(later=row(3)["destination.ip"], expires=expires)

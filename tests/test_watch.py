@@ -108,3 +108,57 @@ def test_suricata_writing_on_into_its_renamed_log_is_still_followed(tmp_path: Pa
         _, err = watcher.communicate(timeout=20)
     assert watcher.returncode == 0, err
     assert len(written()) == len(expected)
+
+
+NOTICE = ("#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n#path\tnotice\n"
+          "#fields\tts\tuid\tnote\tmsg\n#types\ttime\tstring\tenum\tstring\n1.0\t-\tScan::Port_Scan\tscan\n")
+
+
+def test_files_under_other_names_are_judged_once_and_only_logs_followed(tmp_path: Path) -> None:
+    """An eve file Suricata's config named otherwise is followed; a notice.log beside it
+    is named in a warning and costs no descriptor; an empty file waits to be judged."""
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    eve = FIXTURES / "eve.json"
+    (folder / "sensor1.suricata.json").write_bytes(eve.read_bytes())
+    (folder / "notice.log").write_text(NOTICE)
+    (folder / "later.json").write_text("")
+    follower = Follower([str(folder)])
+    before = open_descriptors()
+    sources, _, warnings, errors = follower.look()
+    assert [s.path for s in sources if isinstance(s, Opened)] == [str(folder / "sensor1.suricata.json")]
+    assert warnings == [f"1 file skipped: not Zeek conn or Suricata logs ({folder / 'notice.log'})"] and not errors
+    assert open_descriptors() == before + 1
+    follower.done()
+    (folder / "later.json").write_text(eve.read_text().splitlines(keepends=True)[0])
+    sources, _, warnings, _ = follower.look()
+    assert [s.path for s in sources if isinstance(s, Opened)] == [str(folder / "later.json")]
+    assert len(warnings) == 1
+    follower.close()
+
+
+def test_watch_stats_print_only_when_something_was_read(tmp_path: Path) -> None:
+    """An idle watch prints its --stats table once, not every --interval."""
+    import signal
+    import subprocess
+    import sys
+
+    from conftest import wait_for
+
+    log, out = tmp_path / "conn.log", tmp_path / "alerts.ndjson"
+    lines = [line for line in CONN.read_text().splitlines(keepends=True) if not line.startswith("#close")]
+    log.write_text("".join(lines))
+    watcher = subprocess.Popen([sys.executable, "-m", "zeek_proxy", "watch", "--stats", "--interval", "0.1",
+                                "-o", str(out), str(log)], stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: out.exists() and len(out.read_text().splitlines()) == 5)
+        time.sleep(1.5)  # some fifteen idle batches
+        with open(log, "a") as more:
+            more.write(lines[-1])  # a record read again: counted, no new alert
+        time.sleep(1.0)
+    finally:
+        watcher.send_signal(signal.SIGTERM)
+        _, err = watcher.communicate(timeout=20)
+    assert watcher.returncode == 0, err
+    tables = [line for line in err.splitlines() if line.startswith("input ")]
+    assert len(tables) == 2, err  # the first batch, and the one that read the appended line

@@ -7,6 +7,7 @@ exit 2 (usage, config) or 3 (input); nothing else prints a traceback.
 from __future__ import annotations
 
 import gc
+import ipaddress
 import logging
 import os
 import signal
@@ -99,6 +100,27 @@ class TimeParam(click.ParamType):
             self.fail(str(exc), param, ctx)
 
 
+class AddressParam(click.ParamType):
+    """An IPv4 or IPv6 address: `explain --src foo` is a usage error, not a verdict."""
+
+    name = "address"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> str:
+        text = str(value).strip()
+        try:
+            ipaddress.ip_address(text)
+        except ValueError:
+            self.fail(f"{value!r} is not an IP address", param, ctx)
+        return text
+
+
+def _window(since: pd.Timestamp | None, until: pd.Timestamp | None) -> None:
+    """--since must come before --until: the window is since <= time < until."""
+    if since is not None and until is not None and since >= until:
+        raise click.UsageError(f"--since ({since.isoformat()}) is not before --until ({until.isoformat()}): "
+                               "no connection can be in that window")
+
+
 def _keep_profile(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
     ctx.meta["zeek_proxy.profile"] = value
 
@@ -153,7 +175,7 @@ def _settings(config: str | None, allowlists: tuple[str, ...]) -> Settings:
     if meta.get("zeek_proxy.evidence"):  # --evidence, or --security-onion
         settings = replace(settings, evidence=True)
     settings = replace(settings, suppression=_suppression(meta, settings.suppression),
-                       new_terms=_new_terms(meta))
+                       new_terms=_new_terms(meta), sensor_override=meta.get("zeek_proxy.sensor"))
     for entry in settings.expired_entries():
         logger.warning("allow entry %r (%s) expired on %s: it still applies to connections "
                        "before that day, not to newer ones", entry.name, entry.origin, entry.expires)
@@ -255,6 +277,12 @@ def _finish(stats_flag: bool | None, inputs: list[InputStats], errors: list[Zeek
         sys.exit(max(e.exit_code for e in errors))
 
 
+def _counted(result: ScanResult) -> bool:
+    """Whether a watch batch counted anything: an idle batch's table of zeros, every
+    --interval, would bury the ones that matter."""
+    return any(getattr(stats, name) for stats in result.inputs for name in InputStats.COUNTERS)
+
+
 class _Commands(click.Group):
     """The command group; a reader that closes our stdout early ends the run quietly
     (click itself would exit 1, which --fail-on-alert gives to "alerts found")."""
@@ -280,6 +308,16 @@ def cli() -> None:
     _setup_logging()
 
 
+def _leave_out(*names: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Drop shared options a command does not take (listed above the shared decorators),
+    so that its --help offers only what it accepts."""
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        params = getattr(command, "__click_params__", [])
+        command.__click_params__ = [p for p in params if p.name not in names]  # type: ignore[attr-defined]
+        return command
+    return decorate
+
+
 def detect_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """The options of the commands that detect (scan, watch), so they stay alike."""
     for option in reversed((
@@ -299,6 +337,9 @@ def detect_options(command: Callable[..., Any]) -> Callable[..., Any]:
                           "the --history before them (kept in --state, which it needs)."),
         click.option("--history", expose_value=False, callback=_keep, metavar="DURATION",
                      help="With --new-terms: how far back a combination counts as seen [default: 7d]."),
+        click.option("--sensor", expose_value=False, callback=_keep, metavar="NAME",
+                     help="observer.name of every alert [default: the log's _node_name column, else the "
+                          "config's [sensor] name]."),
         click.option("--show-suppressed", is_flag=True,
                      help="Also write allowlisted hits, each marked with the entry that suppressed it."),
         click.option("-t", "--to", "to", type=click.Choice(sorted(EMITTERS)), default="ecs",
@@ -338,16 +379,20 @@ def detect_options(command: Callable[..., Any]) -> Callable[..., Any]:
 @input_options
 @config_options
 @detect_options
+@click.option("--report", "report_path", default=None, metavar="PATH",
+              help="Also write an HTML report of the alerts written (with --show-suppressed, of the "
+                   "allowlisted hits too) to PATH; needs the report extra.")
 def scan(paths: tuple[str, ...], input_format: str, output: str, strict: bool,
          stats: bool | None, progress: bool | None, config: str | None,
          allowlists: tuple[str, ...], show_suppressed: bool, to: str, fail_on_alert: bool,
          jobs: int | None, since: pd.Timestamp | None, until: pd.Timestamp | None,
          max_signals: int, state_path: str | None, no_state: bool, max_record: int, engine: str,
-         scheduler: str | None, security_onion: bool, so_root: str) -> None:
+         scheduler: str | None, security_onion: bool, so_root: str, report_path: str | None) -> None:
     """Scan logs and write one alert per matching connection.
 
-    PATH is a file, a folder (searched for *conn*.log* and *eve*.json*), a glob, or -
-    for stdin (the default). Plain or gzip; Zeek TSV or JSON, or Suricata eve.json.
+    PATH is a file, a folder (searched for *conn*.log* and *eve*.json*; its other *.log*
+    and *.json* files are read when their content is such a log), a glob, or - for
+    stdin (the default). Plain or gzip; Zeek TSV or JSON, or Suricata eve.json.
     With --state, each run reads what is new since the last and writes each alert once;
     SIGINT and SIGTERM end a run with 130 and 143, its output complete or not written.
 
@@ -358,7 +403,11 @@ def scan(paths: tuple[str, ...], input_format: str, output: str, strict: bool,
         zeek-proxy scan -c site.toml -a proxies.txt --show-suppressed conn.log
         zeek-proxy scan --state state.json -o alerts.ndjson /opt/zeek/logs/
         zeek-proxy scan --security-onion --no-state --since now-7d -o hunt.ndjson
+        zeek-proxy scan --show-suppressed -o alerts.ndjson --report report.html conn.log
     """
+    if report_path:
+        _report_ready(report_path, output)
+    _window(since, until)
     inputs = list(paths) or ["-"]
     if security_onion:
         inputs, output, state_path = _security_onion(paths, output, state_path, no_state, so_root, since)
@@ -369,6 +418,8 @@ def scan(paths: tuple[str, ...], input_format: str, output: str, strict: bool,
     state = None
     try:
         refuse_inputs(output, inputs)
+        if report_path:
+            refuse_inputs(report_path, inputs)
         state = _state(state_path, no_state)
         if engine == "dask":
             if state is not None or "-" in inputs:
@@ -393,6 +444,9 @@ def scan(paths: tuple[str, ...], input_format: str, output: str, strict: bool,
                     meter.close()
         with INTERRUPTS.held():  # the alerts and the checkpoint together, or neither
             deliver(with_suppressed(result) if show_suppressed else result.alerts, output, to, state)
+        if report_path:
+            _scan_report(with_suppressed(result) if show_suppressed else result.alerts, report_path,
+                         settings, result.allow_counts)
     except ZeekProxyError as exc:
         raise CLIError(exc) from None
     except Interrupted as exc:
@@ -417,17 +471,18 @@ def scan(paths: tuple[str, ...], input_format: str, output: str, strict: bool,
 
 
 @cli.command()
+@_leave_out("progress", "engine", "scheduler")  # a live run: no end to show progress to, one engine
 @input_options
 @config_options
 @detect_options
 @click.option("--interval", type=click.FloatRange(min=0.1), default=5.0, show_default=True,
               metavar="SECONDS", help="Seconds between two looks at the logs.")
 def watch(paths: tuple[str, ...], input_format: str, output: str, strict: bool,
-          stats: bool | None, progress: bool | None, config: str | None,
+          stats: bool | None, config: str | None,
           allowlists: tuple[str, ...], show_suppressed: bool, to: str, fail_on_alert: bool,
           jobs: int | None, since: pd.Timestamp | None, until: pd.Timestamp | None,
-          max_signals: int, state_path: str | None, no_state: bool, max_record: int, engine: str,
-          scheduler: str | None, security_onion: bool, so_root: str, interval: float) -> None:
+          max_signals: int, state_path: str | None, no_state: bool, max_record: int,
+          security_onion: bool, so_root: str, interval: float) -> None:
     """Follow live logs through rotation and write alerts as they are found.
 
     Files and folders are looked at every --interval seconds (new files in a folder
@@ -443,6 +498,7 @@ def watch(paths: tuple[str, ...], input_format: str, output: str, strict: bool,
         zeek-proxy watch --state /var/lib/zeek-proxy/state -o alerts.ndjson \\
             /opt/zeek/logs/current/ /opt/zeek/logs/ /var/log/suricata/
     """
+    _window(since, until)
     inputs = list(paths)
     if security_onion:
         inputs, output, state_path = _security_onion(paths, output, state_path, no_state, so_root, since)
@@ -450,8 +506,6 @@ def watch(paths: tuple[str, ...], input_format: str, output: str, strict: bool,
             inputs = Preset(so_root).followed()
     if not inputs:
         raise click.UsageError("watch needs at least one PATH")
-    if engine != "local" or scheduler:
-        raise click.UsageError("watch runs on the local engine")
     settings = _settings(config, allowlists)
     _needs_state(settings, state_path, no_state)
     stop = threading.Event()
@@ -465,17 +519,20 @@ def watch(paths: tuple[str, ...], input_format: str, output: str, strict: bool,
         signal.signal(signum, request_stop)
     alerted = False
     first = True
+    stats = stats if stats is not None else sys.stderr.isatty()  # as --help says, as scan does
+    shown = False  # a --stats table printed yet (the first one shows the watch is alive)
     try:
         refuse_inputs(output, inputs)
         state = _state(state_path, no_state) or State("")
 
         def write(result: ScanResult) -> None:
-            nonlocal alerted, first
+            nonlocal alerted, first, shown
             deliver(with_suppressed(result) if show_suppressed else result.alerts, output, to, state, first)
             first = False
             alerted |= len(result.alerts) > 0
             _report_max_signals(result, max_signals)
-            if stats:
+            if stats and (_counted(result) or not shown):
+                shown = True
                 click.echo(render(result.inputs), err=True)
                 if settings.suppression is not None or settings.new_terms is not None:
                     click.echo(_quiet_line(result, settings), err=True)
@@ -534,8 +591,10 @@ def normalize(paths: tuple[str, ...], input_format: str, output: str, strict: bo
 
 
 @cli.command()
-@click.option("--src", "source", required=True, metavar="IP", help="Source (originator) address.")
-@click.option("--dst", "destination", required=True, metavar="IP", help="Destination (responder) address.")
+@click.option("--src", "source", type=AddressParam(), required=True, metavar="IP",
+              help="Source (originator) address.")
+@click.option("--dst", "destination", type=AddressParam(), required=True, metavar="IP",
+              help="Destination (responder) address.")
 @click.option("--port", type=click.IntRange(0, 65535), required=True, metavar="N", help="Destination port.")
 @click.option("--sport", type=click.IntRange(0, 65535), default=None, metavar="N", help="Source port.")
 @click.option("--transport", default="tcp", show_default=True, help="tcp, udp, icmp...")
@@ -710,6 +769,67 @@ def export_suricata(config: str | None, allowlists: tuple[str, ...], output: str
 
     settings = _exportable(_settings(config, allowlists), "suricata")
     _write_text(_exported(lambda: to_suricata_rules(settings, sid_base=sid_base)), output)
+
+
+def _report_ready(report_path: str, output: str) -> None:
+    """Fail before any work when the report cannot be made (libraries missing)."""
+    from zeek_proxy.report import require_libraries
+
+    if report_path == output and output != "-":
+        raise click.UsageError("--report and --output name the same file")
+    try:
+        require_libraries()
+    except ZeekProxyError as exc:
+        raise CLIError(exc) from None
+
+
+def _scan_report(alerts: pd.DataFrame, path: str, settings: Settings, allow_counts: dict[str, int]) -> None:
+    """`scan --report`: the page of the alerts just written, with what the run knows."""
+    from zeek_proxy.emit import documents
+    from zeek_proxy.report import RunInfo, build_report
+
+    suppression, new_terms = settings.suppression, settings.new_terms
+    info = RunInfo(
+        profile=settings.profile, allow_counts=allow_counts,
+        suppression=(f"windows of {suppression.text or f'{suppression.seconds}s'}, grouped by "
+                     f"{', '.join(suppression.group_by)}") if suppression else None,
+        new_terms=(f"new combinations of {', '.join(new_terms.fields)} over {new_terms.text}")
+        if new_terms else None,
+    )
+    _write_text(build_report(documents(alerts), info), path)
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, metavar="[ALERTS]...")
+@click.option("-o", "--output", default="report.html", show_default=True, metavar="PATH",
+              help="The HTML file; written to a temporary name and renamed when complete (- for stdout).")
+@click.option("--title", default=None, help="The page's title [default: zeek-proxy report].")
+def report(paths: tuple[str, ...], output: str, title: str | None) -> None:
+    """Write a self-contained HTML triage report of ECS alert files.
+
+    ALERTS are files of scan's ECS NDJSON output (plain or gzip), or - for stdin (the
+    default); allowlisted hits kept by --show-suppressed are shown as such. The page
+    has the alerts over time, top sources, destinations and ports, and a sortable table
+    of groups leading to their alerts; it opens with no network (everything is inside).
+    Needs the report extra (docs/report.md).
+
+    \b
+    Example:
+        zeek-proxy report alerts.ndjson -o report.html
+        zeek-proxy scan --show-suppressed -c site.toml /nsm/zeek/logs/ | zeek-proxy report -o today.html
+    """
+    from zeek_proxy.report import build_report, read_alerts, require_libraries
+
+    inputs = list(paths) or ["-"]
+    if not paths and sys.stdin.isatty():
+        logger.warning("reading alerts from standard input (end it with Ctrl-D; --help for usage)")
+    try:
+        require_libraries()
+        refuse_inputs(output, inputs)
+        html = build_report(read_alerts(inputs), title=title)
+    except ZeekProxyError as exc:
+        raise CLIError(exc) from None
+    _write_text(html, output)
 
 
 def main() -> None:

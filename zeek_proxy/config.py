@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from zeek_proxy.core.allowlist import AllowEntry
-from zeek_proxy.core.networks import NetworkSet
+from zeek_proxy.core.networks import Network, NetworkSet
 from zeek_proxy.core.new_terms import NewTerms
 from zeek_proxy.core.suppression import DEFAULT_GROUP_BY, Suppression, check_group_by, parse_duration
 from zeek_proxy.errors import ConfigError, SourceLocation
@@ -75,7 +75,8 @@ DEFAULT_PROFILE = "elastic-v3"
 
 _SECTIONS = {"rule": {"ports", "transports", "profile", "evidence"},
              "networks": {"internal", "not_internet"},
-             "suppression": {"group_by", "for", "missing"}}
+             "suppression": {"group_by", "for", "missing"},
+             "sensor": {"name"}}
 _ALLOW_KEYS = {"name", "source", "destination", "ports", "source_ports", "reason", "expires"}
 
 
@@ -94,6 +95,8 @@ class Settings:
     evidence: bool = False  # --evidence: read socks/http/ssl/tunnel logs, raise "Proxy Protocol"
     suppression: Suppression | None = None  # [suppression] or --suppress-for
     new_terms: NewTerms | None = None  # --new-terms
+    sensor: str | None = None  # [sensor] name: observer.name where the log names no sensor
+    sensor_override: str | None = None  # --sensor: observer.name of every alert
 
     def with_allow(self, entries: tuple[AllowEntry, ...]) -> "Settings":
         return replace(self, allow=self.allow + entries)
@@ -129,6 +132,34 @@ def _section_line(text: str, section: str, key: str) -> int | None:
     return None
 
 
+def _value_line(text: str, value: str, start_line: int | None) -> int | None:
+    """The first line at or after `start_line` where the string `value` is written."""
+    quoted = (f'"{value}"', f"'{value}'")
+    for number, line in enumerate(text.splitlines()[(start_line or 1) - 1:], start_line or 1):
+        if any(q in line for q in quoted):
+            return number
+    return None
+
+
+class HostBitsError(ValueError):
+    """A CIDR whose address is not its network's (10.1.2.3/8)."""
+
+
+def strict_network(text: str) -> Network:
+    """The network a CIDR or address names. A CIDR with host bits set is an error, not
+    silently widened: `135.57.146.87/8` is a typo for a /32 far more often than a way
+    to write 135.0.0.0/8, and widening it would allow a sixteen-million-address block."""
+    cidr = text.strip()
+    try:
+        return ipaddress.ip_network(cidr)
+    except ValueError as exc:
+        if "has host bits set" not in str(exc):
+            raise
+    host = ipaddress.ip_interface(cidr).ip
+    widened = ipaddress.ip_network(cidr, strict=False)
+    raise HostBitsError(f"{cidr} has host bits set: did you mean {host}/{host.max_prefixlen} or {widened}?")
+
+
 def _show(name: str) -> str:
     """A key as it can be printed on one line."""
     return name if name.isprintable() else repr(name)
@@ -160,10 +191,16 @@ class _Checker:
         items = [value] if isinstance(value, str) else value
         if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
             raise self.error("expected a list of CIDRs or addresses", key, line)
+        return NetworkSet(tuple(self.network(item, key, line) for item in items))
+
+    def network(self, text: str, key: str, line: int | None) -> Network:
+        """One CIDR of a list, its error on the line that holds it."""
         try:
-            return NetworkSet.parse(items)
+            return strict_network(text)
+        except HostBitsError as exc:
+            raise self.error(str(exc), key, _value_line(self.text, text, line) or line) from None
         except ValueError as exc:
-            raise self.error(f"bad CIDR or address ({exc})", key, line) from None
+            raise self.error(f"bad CIDR or address ({exc})", key, _value_line(self.text, text, line) or line) from None
 
     def ports(self, value: Any, key: str, line: int | None = None) -> tuple[int, ...]:
         items = [value] if isinstance(value, int) and not isinstance(value, bool) else value
@@ -200,6 +237,11 @@ class _Checker:
         if missing not in ("suppress", "doNotSuppress"):
             raise self.error('expected "suppress" or "doNotSuppress"', "suppression.missing")
         return Suppression(seconds, fields, missing == "suppress", table["for"])
+
+    def name(self, value: Any, key: str) -> str:
+        if not isinstance(value, str) or not value.strip():
+            raise self.error("expected a non-empty string", key)
+        return value
 
     def flag(self, value: Any, key: str) -> bool:
         if not isinstance(value, bool):
@@ -289,7 +331,7 @@ def parse_config(text: str, path: str = "<config>", profile: str | None = None) 
         extra = sorted(set(table) - known)
         if extra:
             raise check.error(f"unknown key (known: {', '.join(sorted(known))})", f"{section}.{extra[0]}")
-    rule, networks = data.get("rule", {}), data.get("networks", {})
+    rule, networks, sensor = data.get("rule", {}), data.get("networks", {}), data.get("sensor", {})
     profile = profile or rule.get("profile", DEFAULT_PROFILE)
     if not isinstance(profile, str) or profile not in PROFILES:
         raise check.error(f"unknown profile {profile!r} (known: {', '.join(PROFILES)})", "rule.profile")
@@ -306,6 +348,7 @@ def parse_config(text: str, path: str = "<config>", profile: str | None = None) 
         socks=PROFILES[profile].socks,
         evidence=check.flag(rule["evidence"], "rule.evidence") if "evidence" in rule else False,
         suppression=check.suppression(data.get("suppression", {})),
+        sensor=check.name(sensor["name"], "sensor.name") if "name" in sensor else None,
     )
     return settings.with_allow(check.allow_entries(data.get("allow", [])))
 
@@ -355,11 +398,19 @@ def parse_allowlist(text: str, path: str) -> tuple[AllowEntry, ...]:
                        reason=f"known proxies listed in {name}", origin=path),)
 
 
-def _network(text: str, path: str, line: int) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+def _network(text: str, path: str, line: int) -> Network:
+    """A known proxy of a list file: an address or CIDR, never all of the Internet (the
+    entry suppresses what goes to it, so 0.0.0.0/0 would silence every alert)."""
     try:
-        return ipaddress.ip_network(text, strict=False)
+        network = strict_network(text)
+    except HostBitsError as exc:
+        raise ConfigError(str(exc), SourceLocation(path, line)) from None
     except ValueError:
         raise ConfigError(f"bad address or CIDR {text[:60]!r}", SourceLocation(path, line)) from None
+    if network.prefixlen == 0:
+        raise ConfigError(f"{network} is every IPv{network.version} address: as a known proxy it would "
+                          "suppress everything", SourceLocation(path, line))
+    return network
 
 
 def _plain_list(lines: list[str], path: str) -> list[tuple[Any, int]]:
@@ -455,6 +506,8 @@ def to_toml(settings: Settings, meta_lines: tuple[str, ...] = ()) -> str:
         lines += ["", "[suppression]", f"for = {_toml_value(rule.text or f'{rule.seconds}s')}",
                   f"group_by = {_toml_value(list(rule.group_by))}",
                   f"missing = {_toml_value('suppress' if rule.missing_suppress else 'doNotSuppress')}"]
+    if settings.sensor is not None:
+        lines += ["", "[sensor]", f"name = {_toml_value(settings.sensor)}"]
     for entry in settings.allow:
         lines += ["", "[[allow]]", f"name = {_toml_value(entry.name)}"]
         if entry.origin:

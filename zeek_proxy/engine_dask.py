@@ -22,7 +22,9 @@ from zeek_proxy.reading.inputs import GZIP_MAGIC, expand, is_url, open_log
 from zeek_proxy.formats.sniff import choose
 from zeek_proxy.config import Settings
 from zeek_proxy.errors import ConfigError, InputError, SourceLocation
-from zeek_proxy.pipeline import ScanResult, conclude, log_names, rule_prefilter
+from zeek_proxy.pipeline import (
+    ScanResult, conclude, judge_file, log_names, passed_over_warning, rule_prefilter, zeek_kinds,
+)
 from zeek_proxy.reading.reader import Reader
 from zeek_proxy.stats import InputStats
 
@@ -142,8 +144,12 @@ def scan_dask(paths: list[str], settings: Settings, scheduler: str | None = None
         from distributed import Client, LocalCluster
     except ImportError:
         raise ConfigError("--engine dask needs Dask: pip install 'zeek-proxy[dask]'") from None
-    expansion = expand([p for p in paths if not is_url(p)], log_names(settings))
-    files = expansion.files + _remote([p for p in paths if is_url(p)])
+    names = log_names(settings)
+    expansion = expand([p for p in paths if not is_url(p)], names)
+    kinds = zeek_kinds(names)
+    verdicts = {path: judge_file(path, input_format, kinds) for path in expansion.sniffed}
+    passed_over = [path for path in expansion.files if verdicts.get(path) is False]
+    files = [path for path in expansion.files if verdicts.get(path, True)] + _remote([p for p in paths if is_url(p)])
     partitions = [part for path in files for part in plan(path)]
     cluster = None
     try:
@@ -164,7 +170,7 @@ def scan_dask(paths: list[str], settings: Settings, scheduler: str | None = None
         if cluster is not None:
             cluster.close()
     result = _merge(results, expansion.errors, settings, strict, since, until, max_signals)
-    result.warnings = expansion.warnings
+    result.warnings = expansion.warnings + ([passed_over_warning(passed_over, kinds)] if passed_over else [])
     return result
 
 

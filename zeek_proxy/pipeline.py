@@ -5,6 +5,7 @@ This is the library entry point the CLI calls; it does no printing and never exi
 
 from __future__ import annotations
 
+import fnmatch
 import os
 from dataclasses import dataclass, field
 from functools import partial
@@ -17,23 +18,20 @@ from zeek_proxy import core
 from zeek_proxy.reading.reader import Reader
 from zeek_proxy.reading.blocks import MAX_RECORD
 from zeek_proxy.reading.inputs import (
-    EVIDENCE_NAME_PATTERNS, LOG_NAME_PATTERNS, SOCKS_NAME_PATTERNS, OpenLog, Opened, expand, open_log,
+    EVIDENCE_NAME_PATTERNS, HEAD_SIZE, LOG_NAME_PATTERNS, SOCKS_NAME_PATTERNS, OpenLog, Opened, expand, open_log,
 )
 from zeek_proxy.reading.prefilter import Lookup, Prefilter
 from zeek_proxy.formats.base import CONNECTION_LOGS, Format
 from zeek_proxy.formats.eve import EveFormat
-from zeek_proxy.formats.sniff import choose, zeek_log
-from zeek_proxy.formats.zeek import EVIDENCE_LOGS
+from zeek_proxy.formats.sniff import FORMATS_ALLOWED, choose, sniff, zeek_log
+from zeek_proxy.formats.zeek import EVIDENCE_LOGS, LOGS
 from zeek_proxy.config import DEFAULT_SETTINGS, Settings
 from zeek_proxy.errors import InputError, MalformedRecordError, SourceLocation
 from zeek_proxy.ledger import admit, unseen
 from zeek_proxy.progress import Progress
 from zeek_proxy.state import Start, State
-from zeek_proxy.schema import empty_frame
+from zeek_proxy.schema import SUPPRESSED_BY, empty_frame
 from zeek_proxy.stats import InputStats
-
-#: The column naming the allow entry that suppressed a hit (`--show-suppressed`).
-SUPPRESSED_BY = "zeek_proxy.suppressed_by"
 
 
 @dataclass
@@ -74,7 +72,9 @@ def read_frames(
     from where the last run stopped, and the state is advanced (not saved). `Opened`
     logs are read first. An empty log is 0 records. Folders are searched for `names`;
     of Zeek logs, those named in `logs` are read; a file for which `wanted(head,
-    format)` is false is passed over.
+    format)` is false is passed over. Files a folder holds under other names are read
+    when they are eve files or Zeek logs of a kind `names` are there for, and passed
+    over otherwise, with one warning naming them.
     """
     inputs = inputs if inputs is not None else []
     errors = errors if errors is not None else []
@@ -82,12 +82,19 @@ def read_frames(
     errors.extend(expansion.errors)
     if warnings is not None:
         warnings.extend(expansion.warnings)
+    kinds, passed_over = zeek_kinds(names), []
     for source in [p for p in paths if isinstance(p, Opened)] + expansion.files:
         path, fd = (source.path, source.fd) if isinstance(source, Opened) else (source, None)
         stats = InputStats(path)
         inputs.append(stats)
         try:
             with open_log(path, fd) as log:
+                if path in expansion.sniffed:
+                    verdict = None if _not_begun(log.head, live=True) else is_ours(log.head, input_format, kinds)
+                    if not verdict:  # not ours, or empty yet: no input of the run
+                        inputs.pop()
+                        passed_over += [path] if verdict is False else []
+                        continue
                 if _not_begun(log.head, live=state is not None):
                     stats.format = "empty"
                     continue
@@ -118,13 +125,53 @@ def read_frames(
             errors.append(exc)
         if progress:
             progress.file_done(_size(path))
+    if passed_over and warnings is not None:
+        warnings.append(passed_over_warning(passed_over, kinds))
+
+
+def zeek_kinds(names: tuple[str, ...]) -> frozenset[str]:
+    """The Zeek logs a run that searches folders for `names` reads: those a name is
+    there for (conn; socks under the profiles with a socks branch; the evidence logs
+    with --evidence)."""
+    return frozenset(log for log in EVIDENCE_LOGS if any(fnmatch.fnmatch(f"{log}.log", p) for p in names))
+
+
+def is_ours(head: bytes, input_format: str, kinds: frozenset[str]) -> bool:
+    """Whether a file a folder holds under no log name is a log the run reads: an eve
+    file (whatever Suricata's config named it), or a Zeek log of one of `kinds`. A
+    notice.log or dns.log in the same folder is not, nor is a README."""
+    found = sniff(head)
+    if found is None or found not in FORMATS_ALLOWED[input_format]:
+        return False
+    return found is EveFormat or zeek_log(head) in kinds
+
+
+def judge_file(path: str, input_format: str, kinds: frozenset[str]) -> bool | None:
+    """`is_ours` for a file by its path; None while it is empty (it cannot be told yet),
+    True when it cannot be opened (reading it says why)."""
+    try:
+        with open_log(path) as log:
+            if _not_begun(log.head, live=True):
+                return None
+            return is_ours(log.head, input_format, kinds)
+    except InputError:
+        return True
+
+
+def passed_over_warning(paths: list[str], kinds: frozenset[str], shown: int = 5) -> str:
+    """One line for the files of folders that are no log the run reads."""
+    what = "/".join(log.name for log in LOGS if log.name in kinds)
+    names = ", ".join(paths[:shown]) + (f" and {len(paths) - shown} more" if len(paths) > shown else "")
+    count = f"{len(paths)} file{'s' if len(paths) != 1 else ''}"
+    return f"{count} skipped: not Zeek {what} or Suricata logs ({names})"
 
 
 def _not_begun(head: bytes, live: bool) -> bool:
     """An empty log (a file just created by rotation), or, in a checkpointed run, one
-    whose first record is still being written: nothing to read yet, and no error."""
+    whose first record is still being written: nothing to read yet, and no error. A
+    first line longer than the head is a long record, not one being written."""
     text = head.removeprefix(b"\xef\xbb\xbf")
-    return not text.strip() or (live and b"\n" not in text)
+    return not text.strip() or (live and b"\n" not in text and len(head) < HEAD_SIZE)
 
 
 def _raw_size(log: OpenLog) -> int | None:
@@ -320,7 +367,7 @@ def conclude(hits: list[pd.DataFrame], inputs: list[InputStats], errors: list[In
     connections = connections.loc[inside].reset_index(drop=True)
     by = core.suppressing_entry(connections, settings.allow)
     result.alerts = connections.loc[by.isna()].reset_index(drop=True)
-    result.suppressed = connections.loc[by.notna()].assign(**{SUPPRESSED_BY: by[by.notna()]}).reset_index(drop=True)
+    result.suppressed = _marked(connections.loc[by.notna()], by[by.notna()])
     result.allow_counts.update(result.suppressed[SUPPRESSED_BY].value_counts().to_dict())
     result.hits = len(connections)
     if settings.new_terms is not None:  # which hits may alert; suppression then groups them
@@ -342,6 +389,14 @@ def conclude(hits: list[pd.DataFrame], inputs: list[InputStats], errors: list[In
         stats.alerts = int(alerts.get(stats.path, 0))
         stats.allowlisted = int(allowed.get(stats.path, 0))
     return result
+
+
+def _marked(suppressed: pd.DataFrame, by: pd.Series) -> pd.DataFrame:
+    """Suppressed hits, each naming the entry that suppressed it, in its own column and
+    first in its message: written beside alerts (--show-suppressed), they must not
+    read as alerts."""
+    message = "Suppressed by " + by.astype(str) + ": " + suppressed["message"].astype(str)
+    return suppressed.assign(**{SUPPRESSED_BY: by, "message": message}).reset_index(drop=True)
 
 
 def _in_window(times: pd.Series, since: pd.Timestamp | None, until: pd.Timestamp | None) -> pd.Series:

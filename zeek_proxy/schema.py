@@ -35,6 +35,7 @@ ECS_COLUMNS: dict[str, str] = {
     "network.protocol": STR,
     "network.direction": STR,
     "network.community_id": STR,
+    "observer.name": STR,
     "zeek.session_id": STR,
     "zeek.connection.state": STR,
     "zeek.connection.history": STR,
@@ -49,6 +50,7 @@ ECS_COLUMNS: dict[str, str] = {
     "tls.client.server_name": STR,
     "suricata.eve.flow_id": INT,
     "suricata.eve.event_type": STR,
+    "suricata.eve.tcp.state": STR,
     "log.file.path": STR,
     "zeek_proxy.evidence": STR,  # one kind per record; an alert lists its connection's, sorted
     "zeek_proxy.line": INT,
@@ -60,6 +62,9 @@ TIME_COLUMNS = tuple(c for c, t in ECS_COLUMNS.items() if t == TIME)
 SOCKS, CONNECT, PROXY_REQUEST, TLS, HTTP = "socks", "http-connect", "http-proxy-request", "tls", "http"
 #: The kinds that are proxy use on their own (the protocol detection).
 PROXY_KINDS = (SOCKS, CONNECT, PROXY_REQUEST)
+#: The column naming the allow entry that suppressed a hit, on the hits `--show-suppressed`
+#: writes beside the alerts (set there, and only there: emitters mark such rows).
+SUPPRESSED_BY = "zeek_proxy.suppressed_by"
 #: Datasets that describe a connection only through another log's: never a port hit.
 CONTEXT_DATASETS = ("zeek.http", "zeek.ssl", "zeek.tunnel")
 

@@ -21,7 +21,7 @@ from typing import Callable
 from zeek_proxy.reading.inputs import LOG_NAME_PATTERNS, Opened, expand
 from zeek_proxy.config import Settings
 from zeek_proxy.errors import InputError, SourceLocation
-from zeek_proxy.pipeline import ScanResult, log_names, scan
+from zeek_proxy.pipeline import ScanResult, judge_file, log_names, passed_over_warning, scan, zeek_kinds
 from zeek_proxy.state import State
 
 #: Seconds a rotated-away file is still read after it last grew.
@@ -54,10 +54,13 @@ class _Draining:
 class Follower:
     """The descriptors of the files that `paths` name, kept from one look to the next."""
 
-    def __init__(self, paths: list[str], names: tuple[str, ...] = LOG_NAME_PATTERNS) -> None:
-        self.paths, self.names = paths, names
+    def __init__(self, paths: list[str], names: tuple[str, ...] = LOG_NAME_PATTERNS,
+                 input_format: str = "auto") -> None:
+        self.paths, self.names, self.input_format = paths, names, input_format
+        self.kinds = zeek_kinds(names)
         self.files: dict[str, _File] = {}
         self.draining: list[_Draining] = []
+        self.verdicts: dict[str, tuple[tuple[int, int], bool]] = {}  # path -> (device, inode), ours
 
     def look(self) -> tuple[list[Opened | str], set[str], list[str], list[InputError]]:
         """What to read now: the draining descriptors first, then the files new or
@@ -66,6 +69,7 @@ class Follower:
         now = time.monotonic()
         expansion = expand(self.paths, self.names)
         found = {path: info for path, info in map(_stat, expansion.files) if info is not None}
+        found, passed_over = self._judged(found, expansion.sniffed)
         for path, gone in list(self.files.items()):  # rotated away, gone, or no longer matched
             info = found.get(path)
             if info is None or (info.st_dev, info.st_ino) != gone.ident:
@@ -90,7 +94,31 @@ class Follower:
                 continue
             self.files[path].looked, self.files[path].changed = look, now
             sources.append(source)
-        return sources, unchanged, expansion.warnings, errors
+        warnings = expansion.warnings + ([passed_over_warning(passed_over, self.kinds)] if passed_over else [])
+        return sources, unchanged, warnings, errors
+
+    def _judged(self, found: dict[str, os.stat_result],
+                sniffed: frozenset[str]) -> tuple[dict[str, os.stat_result], list[str]]:
+        """The files to follow: those found under log names, and those found under
+        other names that hold a log the run reads (judged once per file, by device and
+        inode: a folder of other logs costs no descriptor and no reading); and the
+        others, to be named."""
+        kept, passed_over = {}, []
+        for path, info in found.items():
+            if path in sniffed:
+                ident = (info.st_dev, info.st_ino)
+                known = self.verdicts.get(path)
+                if known is None or known[0] != ident:
+                    ours = judge_file(path, self.input_format, self.kinds)
+                    if ours is None:  # empty yet: judged when it holds a line
+                        continue
+                    known = self.verdicts[path] = (ident, ours)
+                if not known[1]:
+                    passed_over.append(path)
+                    continue
+            kept[path] = info
+        self.verdicts = {path: known for path, known in self.verdicts.items() if path in found}
+        return kept, passed_over
 
     def _source(self, path: str, info: os.stat_result, known: _File | None) -> Opened | str | InputError:
         """How to read a file new or changed since the last look: by path when it has
@@ -162,7 +190,7 @@ def follow(paths: list[str], settings: Settings, state: State, write: Callable[[
     state) and writes it with the state; `warn` gets each new warning or input error
     once (a log not created yet is normal while watching).
     """
-    follower = Follower(paths, log_names(settings))
+    follower = Follower(paths, log_names(settings), str(scan_options.get("input_format", "auto")))
     told: set[str] = set()
     batches = 0
     try:

@@ -111,7 +111,7 @@ def collapse(hits: pd.DataFrame) -> pd.DataFrame:
 
 def finalize(alerts: pd.DataFrame, settings: Settings) -> pd.DataFrame:
     """Add what every alert carries: the rule that raised it, event.id, community id,
-    the internal network, a message."""
+    the internal network, the sensor (observer.name), a message."""
     out = fill_community_id(alerts.drop(columns=["_key", "_detection"]).astype(
         {c: t for c, t in ECS_COLUMNS.items()}
     ))
@@ -120,21 +120,76 @@ def finalize(alerts: pd.DataFrame, settings: Settings) -> pd.DataFrame:
     # A plain list: iterating the Arrow-backed strings pandas infers costs ten times more.
     out["event.id"] = [event_id(key, rule.id) for key, rule in zip(alerts["_key"].tolist(), rules)]
     out["zeek_proxy.internal_network"] = settings.internal.first_holding(out["source.ip"])
+    out["observer.name"] = _observer(out["observer.name"], settings)
+    exchanges = [_exchange(*row) for row in zip(*(_known(out[c]) for c in (
+        "zeek.connection.state", "suricata.eve.tcp.state", "source.bytes", "destination.bytes")))]
     out["message"] = [
         _message(rule, *row) for rule, row in zip(rules, zip(*(out[c].tolist() for c in (
             "source.ip", "zeek_proxy.internal_network", "destination.ip", "destination.port",
             "network.transport", "event.dataset", EVIDENCE, DOMAIN, "zeek.socks.request.host",
-            "zeek.socks.request.port", "zeek.socks.version"))))
+            "zeek.socks.request.port", "zeek.socks.version")), exchanges))
     ]
     return out
 
 
+def _observer(names: pd.Series, settings: Settings) -> pd.Series:
+    """observer.name: --sensor for every alert; else the sensor the log names (a zeekctl
+    cluster's `_node_name`), else the config's [sensor] name."""
+    if settings.sensor_override:
+        return pd.Series(settings.sensor_override, index=names.index, dtype=object)
+    if settings.sensor:
+        return names.astype(object).where(names.notna(), settings.sensor)
+    return names
+
+
+def _known(column: pd.Series) -> list[object]:
+    """A column as plain values, nulls as None."""
+    return column.astype(object).where(column.notna(), None).tolist()
+
+
+#: Zeek conn_state values in which the responder never answered the SYN.
+_UNANSWERED = {"S0", "SH", "RSTOS0"}
+
+
+def _exchange(state: str | None, tcp_state: str | None, sent: int | None, received: int | None) -> str | None:
+    """Whether the connection was established and how much moved, as the logs say:
+    Zeek's conn_state with the bytes each way ("SF, 3.2 kB out, 88 kB in", "S0: no
+    answer", "REJ: refused"); Suricata's flow bytes, with the TCP state its flow
+    events carry ("tcp closed, ...", "tcp syn_sent: no answer"). None when the logs
+    say nothing of it."""
+    if state is None and tcp_state == "syn_sent":  # Suricata: no SYN-ACK; what came back was a reset
+        return f"tcp syn_sent: {'refused' if received else 'no answer'}"
+    if state in _UNANSWERED:
+        return f"{state}: no answer"
+    if state == "REJ":
+        return "REJ: refused"
+    parts = [state or (f"tcp {tcp_state}" if tcp_state else None)]
+    parts += [f"{_amount(sent)} out" if sent is not None else None,
+              f"{_amount(received)} in" if received is not None else None]
+    said = [part for part in parts if part]
+    return ", ".join(said) if said else None
+
+
+def _amount(count: int) -> str:
+    """Bytes as a person reads them: 512 B, 3.2 kB, 88 kB, 1.4 MB (decimal units)."""
+    if count < 1000:
+        return f"{count} B"
+    value, units = count / 1000, ["kB", "MB", "GB", "TB"]
+    while True:
+        shown = f"{value:.1f}" if value < 9.95 else f"{value:.0f}"
+        if float(shown) < 1000 or len(units) == 1:
+            return f"{shown} {units[0]}"
+        value, units = value / 1000, units[1:]
+
+
 def _message(rule: RuleMeta, source: str, network: str | None, destination: str, port: int,
              transport: str, dataset: str | None, kinds: tuple[str, ...] | None, domain: str | None,
-             asked_host: str | None, asked_port: int | None, socks_version: int | None) -> str:
+             asked_host: str | None, asked_port: int | None, socks_version: int | None,
+             exchange: str | None = None) -> str:
     """What an alert says: who went where, why that is a hit (elastic-v2 also alerts on
-    what Zeek marks outbound, elastic-v4 on a SOCKS record on any port), and what the
-    logs say the connection was."""
+    what Zeek marks outbound, elastic-v4 on a SOCKS record on any port), what the logs
+    say the connection was, and whether it was answered and how much moved (a refused
+    or unanswered attempt weighs less than megabytes sent)."""
     side = f"internal, {network}" if network else "outbound, as Zeek marks it"
     told = []
     for kind in sorted(kinds if isinstance(kinds, tuple) else (), key=_TOLD_ORDER.index):
@@ -148,6 +203,7 @@ def _message(rule: RuleMeta, source: str, network: str | None, destination: str,
     else:
         why, told = told[0] if told else "proxy protocol", told[1:]
     said = f"; {', '.join(told)}" if told else ""
+    said += f"; {exchange}" if exchange else ""
     return f"{rule.name}: {source} ({side}) to {destination}:{port}/{transport} (Internet, {why}{said})"
 
 

@@ -8,6 +8,7 @@ import pandas as pd
 
 from zeek_proxy.core.rule import RULES
 from zeek_proxy.emit.base import Emitter, iso_times, python_values
+from zeek_proxy.schema import SUPPRESSED_BY
 
 COLUMNS = (
     "@timestamp", "event.id", "source.ip", "source.port", "destination.ip",
@@ -15,7 +16,8 @@ COLUMNS = (
     "zeek.session_id", "suricata.eve.flow_id", "network.community_id", "log.file.path",
     "message", "rule.name", "destination.domain", "zeek_proxy.evidence", "http.request.method",
     "url.original", "user_agent.original", "tls.client.server_name", "zeek.socks.request.host",
-    "zeek.socks.request.port", "suppression_count", "first_seen", "last_seen", "zeek_proxy.suppressed_by",
+    "zeek.socks.request.port", "suppression_count", "first_seen", "last_seen", SUPPRESSED_BY,
+    "observer.name",
 )
 #: CSV names of the suppression fields.
 _RENAMED = {"suppression_count": "kibana.alert.suppression.docs_count",

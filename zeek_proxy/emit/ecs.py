@@ -11,7 +11,7 @@ import pandas as pd
 
 from zeek_proxy.core.rule import RULE, RULES, RuleMeta
 from zeek_proxy.emit.base import Emitter, iso_times, python_values
-from zeek_proxy.schema import TIME_COLUMNS
+from zeek_proxy.schema import SUPPRESSED_BY, TIME_COLUMNS
 
 #: Frame columns not written as they are (they are rewritten or internal; `rule.id`
 #: picks the rule whose fields the alert carries).
@@ -21,9 +21,11 @@ _NOT_COPIED = {"@timestamp", "_key", "rule.id"}
 _LINES_PER_WRITE = 1024
 
 
-def _rule_fields(created: str, rule: RuleMeta = RULE) -> dict[str, Any]:
+def _rule_fields(created: str, rule: RuleMeta = RULE, suppressed: bool = False) -> dict[str, Any]:
+    """What a rule's alert carries; a hit an allow entry suppressed (--show-suppressed)
+    carries the rule too, but is an event, tagged so, not an alert."""
     return {
-        "event.kind": "alert",
+        "event.kind": "event" if suppressed else "alert",
         "event.created": created,
         "event.risk_score": rule.risk_score,
         "event.severity": rule.severity_code,
@@ -40,7 +42,7 @@ def _rule_fields(created: str, rule: RuleMeta = RULE) -> dict[str, Any]:
         "threat.technique.id": [rule.technique_id],
         "threat.technique.name": [rule.technique_name],
         "threat.technique.reference": [rule.technique_reference],
-        "tags": ["alert", *rule.tags],
+        "tags": ["suppressed" if suppressed else "alert", *rule.tags],
     }
 
 
@@ -70,16 +72,19 @@ def json_lines(frame: pd.DataFrame, alert: bool = True) -> list[str]:
     }
     created = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     rule_ids = frame["rule.id"].tolist() if "rule.id" in frame else [RULE.id] * len(frame)
-    layouts = {rule_id: _layout(list(columns), {**constant, **(_rule_fields(created, RULES[rule_id]) if alert else {})})
-               for rule_id in set(rule_ids)}
+    suppressed = frame[SUPPRESSED_BY].notna().tolist() if SUPPRESSED_BY in frame else [False] * len(frame)
+    kinds = list(zip(rule_ids, suppressed))
+    layouts = {kind: _layout(list(columns), {**constant, **(_rule_fields(created, RULES[kind[0]], kind[1])
+                                                               if alert else {})})
+               for kind in set(kinds)}
     values = [_encoded(column) for column in columns.values()]
-    templates: dict[tuple[str, int], tuple[str, list[int]]] = {}
+    templates: dict[tuple[tuple[str, bool], int], tuple[str, list[int]]] = {}
     lines = []
-    for rule_id, shape, row, related in zip(rule_ids, _shapes(values), zip(*values), _related(columns, values)):
-        if (rule_id, shape) not in templates:
-            text, order = _template(layouts[rule_id], shape)
-            templates[rule_id, shape] = ("{" + text + ',"related":{"ip":[%s]}}', order)
-        template, order = templates[rule_id, shape]
+    for kind, shape, row, related in zip(kinds, _shapes(values), zip(*values), _related(columns, values)):
+        if (kind, shape) not in templates:
+            text, order = _template(layouts[kind], shape)
+            templates[kind, shape] = ("{" + text + ',"related":{"ip":[%s]}}', order)
+        template, order = templates[kind, shape]
         lines.append(template % (*[row[j] for j in order], related))
     return lines
 

@@ -14,10 +14,13 @@ import pandas as pd
 
 from zeek_proxy.core.rule import PROTOCOL_RULE, RULE
 from zeek_proxy.emit.base import Emitter, epoch_seconds, python_values
+from zeek_proxy.schema import SUPPRESSED_BY
 
 NOTE = "ProxyPort::Internet_Activity"
 #: The note of the second detection (--evidence), by rule id.
 NOTES = {RULE.id: NOTE, PROTOCOL_RULE.id: "ProxyPort::Protocol_Activity"}
+#: The note of a hit an allow entry suppressed (--show-suppressed): no alert, whichever rule.
+SUPPRESSED_NOTE = "ProxyPort::Suppressed_Activity"
 #: Evidence fields written to `sub` as name=value, when set.
 _SUB_EVIDENCE = (("zeek_proxy.evidence", "evidence"), ("destination.domain", "domain"),
                  ("http.request.method", "method"), ("url.original", "uri"),
@@ -89,8 +92,9 @@ def notice_records(alerts: pd.DataFrame) -> list[dict[str, Any]]:
         terms = get("kibana.alert.suppression.terms")
         if terms:  # --suppress-for: the group, as Zeek's $identifier would name it
             sub.append("suppression=" + ",".join(f"{t['field']}={t['value']}" for t in terms))
-        if get("zeek_proxy.suppressed_by") is not None:  # --show-suppressed
-            sub.append(f"suppressed_by={get('zeek_proxy.suppressed_by')}")
+        suppressed_by = get(SUPPRESSED_BY)
+        if suppressed_by is not None:  # --show-suppressed
+            sub.append(f"suppressed_by={suppressed_by}")
         count = get("kibana.alert.suppression.docs_count")
         records.append({
             "ts": ts[i],
@@ -98,11 +102,12 @@ def notice_records(alerts: pd.DataFrame) -> list[dict[str, Any]]:
             "id.orig_h": get("source.ip"), "id.orig_p": get("source.port"),
             "id.resp_h": get("destination.ip"), "id.resp_p": get("destination.port"),
             "proto": get("network.transport"),
-            "note": NOTES.get(get("rule.id") or RULE.id, NOTE),
+            "note": SUPPRESSED_NOTE if suppressed_by is not None else NOTES.get(get("rule.id") or RULE.id, NOTE),
             "msg": get("message"),
             "sub": " ".join(sub),
             "src": get("source.ip"), "dst": get("destination.ip"), "p": get("destination.port"),
             "n": None if count is None else count + 1,  # the hits in the window
+            "peer_descr": get("observer.name"),  # the sensor, as a Zeek cluster names its nodes
             "actions": [ACTION],
             "email_dest": [],
             "suppress_for": get("zeek_proxy.suppress_for") or SUPPRESS_FOR,

@@ -80,6 +80,7 @@ class EveFormat(Format):
             "destination.packets": values.count(flow.get("pkts_toclient"), "flow.pkts_toclient"),
             "suricata.eve.flow_id": flow_id,
             "suricata.eve.event_type": _text(event.get("event_type")),
+            "suricata.eve.tcp.state": _tcp_state(event.get("tcp")),
         }
         if "http" in self.logs:  # --evidence: what the http and tls events say
             _application(event, row)
@@ -124,6 +125,12 @@ def endpoints(event: dict[str, Any]) -> tuple[str, str, str, int] | None:
             or type(port) is not int:
         return None
     return transport, source, destination, port
+
+
+def _tcp_state(tcp: object) -> str | None:
+    """The TCP state a flow event's `tcp` object ends in (established, closed,
+    syn_sent...): whether the connection was answered."""
+    return _text(tcp.get("state")) if isinstance(tcp, dict) else None
 
 
 def _time(value: object, what: str) -> int | None:

@@ -1,7 +1,10 @@
 """Where logs come from: paths, folders, globs and stdin, plain or gzip.
 
 Folders are recursed for the names sensors write: `*conn*.log*` (zeekctl archives such
-as `2026-11-27/conn.10:00:00-11:00:00.log.gz` included) and `*eve*.json*`.
+as `2026-11-27/conn.10:00:00-11:00:00.log.gz` included) and `*eve*.json*`. Every other
+`*.log*` and `*.json*` file found there is a candidate (`Expansion.sniffed`): an eve
+file named otherwise, or a Zeek log of another kind, which only its content can tell
+apart; the caller judges those.
 """
 
 from __future__ import annotations
@@ -25,7 +28,10 @@ LOG_NAME_PATTERNS = ("*conn*.log*", "*eve*.json*")
 SOCKS_NAME_PATTERNS = ("*socks*.log*",)  # read too by the profiles with a socks branch
 EVIDENCE_NAME_PATTERNS = ("*socks*.log*", "*http*.log*", "*ssl*.log*", "*tunnel*.log*")  # and by --evidence
 NOT_LOGS = ("*conn-summary*",)  # zeekctl's text reports
+#: Other names a folder's files are judged by content under: any log or JSON file.
+SNIFFED_NAME_PATTERNS = ("*.log*", "*.json*")
 GZIP_MAGIC = b"\x1f\x8b"
+HEAD_SIZE = 64 * 1024  # the bytes a log's format is judged by
 BUFFER = 1 << 20
 READ_CHUNK = 256 << 10
 
@@ -33,11 +39,14 @@ READ_CHUNK = 256 << 10
 @dataclass(frozen=True)
 class Expansion:
     """The files a list of PATH arguments stands for, the arguments naming nothing that
-    exists (errors), and the folders and globs with no log in them yet (warnings)."""
+    exists (errors), and the folders and globs with no log in them yet (warnings).
+    `sniffed` are the files of `files` found in folders under no log name: read only
+    when their content is a log the run reads."""
 
     files: list[str]
     errors: list[InputError]
     warnings: list[str]
+    sniffed: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -74,39 +83,57 @@ def _open_url(url: str) -> BinaryIO:
 
 def expand(paths: list[str], patterns: tuple[str, ...] = LOG_NAME_PATTERNS) -> Expansion:
     """Files in the order given (folders, searched for names matching `patterns`, and
-    globs sorted), each once."""
+    globs sorted), each once; a folder's other `*.log*` and `*.json*` files are among
+    them, and in `sniffed` too, unless an argument names them."""
     files: list[str] = []
     errors: list[InputError] = []
     warnings: list[str] = []
+    sniffed: set[str] = set()
+    given: set[str] = set()  # files named by an argument or a glob: read, whatever they hold
     for arg in paths:
         if arg == STDIN or is_url(arg):  # URLs are opened (and globbed) by fsspec
             files.append(arg)
         elif os.path.isdir(arg):
-            found = sorted(
-                str(p) for p in Path(arg).rglob("*") if p.is_file() and is_log_name(p.name, patterns)
-            )
-            if not found:
+            named, candidates = _folder(arg, patterns)
+            if not named and not candidates:
                 warnings.append(f"{arg}: no input logs ({', '.join(patterns)}) in this folder yet")
-            files.extend(found)
+            files.extend(sorted(named + candidates))
+            sniffed.update(candidates)
         elif os.path.exists(arg):
             files.append(arg)
+            given.add(arg)
         elif glob.has_magic(arg):
             found = sorted(p for p in glob.glob(arg, recursive=True) if os.path.isfile(p))
             if not found:
                 warnings.append(f"{arg}: no files match this pattern yet")
             files.extend(found)
+            given.update(found)
         else:
             errors.append(InputError("no such file or directory", SourceLocation(arg)))
     seen: set[str] = set()
     unique = [f for f in files if f == STDIN or not (f in seen or seen.add(f))]  # type: ignore[func-returns-value]
-    return Expansion(unique, errors, warnings)
+    return Expansion(unique, errors, warnings, frozenset(sniffed - given))
+
+
+def _folder(folder: str, patterns: tuple[str, ...]) -> tuple[list[str], list[str]]:
+    """The files under `folder` named as `patterns` say, and the other log and JSON
+    files there, to be judged by their content."""
+    named, candidates = [], []
+    for path in Path(folder).rglob("*"):
+        if not path.is_file():
+            continue
+        if is_log_name(path.name, patterns):
+            named.append(str(path))
+        elif is_log_name(path.name, SNIFFED_NAME_PATTERNS):
+            candidates.append(str(path))
+    return named, candidates
 
 
 def is_gzip(stream: io.BufferedReader) -> bool:
     return stream.peek(2)[:2] == GZIP_MAGIC
 
 
-def head(stream: io.BufferedReader, size: int = 64 * 1024) -> bytes:
+def head(stream: io.BufferedReader, size: int = HEAD_SIZE) -> bytes:
     """The first bytes of the log's text, without consuming the stream.
 
     For gzip the head is inflated on the side, tolerating a cut-off archive, so that a

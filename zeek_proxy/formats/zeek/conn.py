@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from zeek_proxy.formats import values
-from zeek_proxy.formats.zeek.mapping import ENDPOINTS, Get, Table, ZeekLog
+from zeek_proxy.formats.zeek.mapping import ENDPOINTS, SENSOR, Get, Table, ZeekLog
 
 REQUIRED = ("ts", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "proto")
 
@@ -27,6 +27,7 @@ def _nanoseconds(value: Any, what: str) -> int | None:
 #: network.direction (see `conn_row`).
 MAPPING: Table = (
     *ENDPOINTS,
+    *SENSOR,
     ("proto", "network.transport", _lower),
     ("service", "network.protocol", _nonempty),
     ("community_id", "network.community_id", _nonempty),

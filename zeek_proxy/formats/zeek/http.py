@@ -8,11 +8,12 @@ from typing import Any
 
 from zeek_proxy.formats import values
 from zeek_proxy.formats.http_request import request_domain, request_kind
-from zeek_proxy.formats.zeek.mapping import ENDPOINTS, REQUIRED, Get, Table, ZeekLog
+from zeek_proxy.formats.zeek.mapping import ENDPOINTS, REQUIRED, SENSOR, Get, Table, ZeekLog
 
 DATASET = "zeek.http"
 MAPPING: Table = (
     *ENDPOINTS,
+    *SENSOR,
     ("uid", "zeek.session_id", values.text),
     ("method", "http.request.method", values.text),
     ("uri", "url.original", values.text),

@@ -21,6 +21,16 @@ ENDPOINTS: Table = (
     ("id.resp_p", "destination.port", values.port),
 )
 
+
+
+def _sensor(value: Any, what: str) -> str | None:
+    return str(value) if value not in (None, "") else None
+
+
+#: The sensor that wrote the record: zeekctl clusters add `_node_name` to every log, and
+#: Security Onion (as ECS) names it `observer.name`.
+SENSOR: Table = (("_node_name", "observer.name", _sensor),)
+
 #: What a record of a connection must have set: its time and 4-tuple.
 REQUIRED: tuple[str, ...] = ("ts", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p")
 

@@ -9,12 +9,13 @@ from typing import Any
 
 from zeek_proxy.formats import values
 from zeek_proxy.schema import SOCKS as EVIDENCE
-from zeek_proxy.formats.zeek.mapping import ENDPOINTS, REQUIRED, Get, Table, ZeekLog
+from zeek_proxy.formats.zeek.mapping import ENDPOINTS, REQUIRED, SENSOR, Get, Table, ZeekLog
 
 DATASET = "zeek.socks"
 #: socks.log field -> ECS field, and how the value is read.
 MAPPING: Table = (
     *ENDPOINTS,
+    *SENSOR,
     ("uid", "zeek.session_id", values.text),
     ("request_p", "zeek.socks.request.port", values.count),
     ("version", "zeek.socks.version", values.count),

@@ -8,11 +8,12 @@ from typing import Any
 
 from zeek_proxy.formats import values
 from zeek_proxy.schema import TLS
-from zeek_proxy.formats.zeek.mapping import ENDPOINTS, REQUIRED, Get, Table, ZeekLog
+from zeek_proxy.formats.zeek.mapping import ENDPOINTS, REQUIRED, SENSOR, Get, Table, ZeekLog
 
 DATASET = "zeek.ssl"
 MAPPING: Table = (
     *ENDPOINTS,
+    *SENSOR,
     ("uid", "zeek.session_id", values.text),
     ("server_name", "tls.client.server_name", values.text),
 )

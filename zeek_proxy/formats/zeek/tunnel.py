@@ -8,12 +8,13 @@ from typing import Any
 
 from zeek_proxy.formats import values
 from zeek_proxy.schema import CONNECT, SOCKS
-from zeek_proxy.formats.zeek.mapping import ENDPOINTS, Get, Table, ZeekLog
+from zeek_proxy.formats.zeek.mapping import ENDPOINTS, SENSOR, Get, Table, ZeekLog
 
 DATASET = "zeek.tunnel"
 REQUIRED = ("ts", "id.orig_h", "id.resp_h", "id.resp_p", "tunnel_type")
 MAPPING: Table = (
     *ENDPOINTS,
+    *SENSOR,
     ("tunnel_type", "zeek.tunnel.type", values.text),
     ("action", "zeek.tunnel.action", values.text),
 )
