@@ -472,3 +472,20 @@ def test_chromium_renders_the_report_with_no_error(sensor_report, tmp_path: Path
     colours = {colour: count for count, colour in Image.open(shot).convert("RGB").getcolors(1 << 24)}
     assert colours.get((0x1F, 0x77, 0xB4), 0) > 2_000  # the port detection's bars are drawn
     assert colours.get((0xD6, 0x27, 0x28), 0) > 500  # and the protocol detection's
+
+
+def test_scan_report_flags_expired_allow_entries(tmp_path: Path) -> None:
+    """An entry past its date still judges older connections; the page says it expired."""
+    from click.testing import CliRunner
+
+    from zeek_proxy.cli import cli
+
+    config = tmp_path / "site.toml"
+    config.write_text('[[allow]]\nname = "old-vendor"\ndestination = ["34.0.0.0/8"]\nexpires = 2026-01-01\n\n'
+                      '[[allow]]\nname = "current"\ndestination = ["35.0.0.0/8"]\n')
+    page = tmp_path / "report.html"
+    result = CliRunner().invoke(cli, ["scan", "-c", str(config), "-o", str(tmp_path / "a.ndjson"),
+                                      "--report", str(page), str(FIXTURES / "conn.log")])
+    assert result.exit_code == 0, result.output
+    html = page.read_text()
+    assert "old-vendor (expired 2026-01-01)" in html and "<td>current</td>" in html

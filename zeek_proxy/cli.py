@@ -795,6 +795,7 @@ def _scan_report(alerts: pd.DataFrame, path: str, settings: Settings, allow_coun
                      f"{', '.join(suppression.group_by)}") if suppression else None,
         new_terms=(f"new combinations of {', '.join(new_terms.fields)} over {new_terms.text}")
         if new_terms else None,
+        expired={entry.name: str(entry.expires) for entry in settings.expired_entries()},
     )
     _write_text(build_report(documents(alerts), info), path)
 

@@ -43,6 +43,7 @@ class RunInfo:
     allow_counts: dict[str, int] | None = None
     suppression: str | None = None  # e.g. "1h, grouped by source.ip, destination.ip"
     new_terms: str | None = None  # e.g. "source.ip, destination.ip over 7d"
+    expired: dict[str, str] | None = None  # allow entries expired today, and since when
 
 
 # -- reading ---------------------------------------------------------------------------------
@@ -300,7 +301,9 @@ def summarise(alerts: Alerts, info: RunInfo | None = None) -> Summary:
             allow.setdefault(str(name), int(count))
     else:
         allow = {str(k): int(v) for k, v in allow_from_docs.items()}
-    allow_rows = sorted(allow.items(), key=lambda item: (-item[1], item[0]))
+    expired = info.expired or {}
+    allow_rows = [(f"{name} (expired {expired[name]})" if name in expired else name, count)
+                  for name, count in sorted(allow.items(), key=lambda item: (-item[1], item[0]))]
 
     suppression = None
     windows = raised[raised["hits_folded"].notna()]
