@@ -15,9 +15,8 @@ from zeek_proxy.formats import values
 from zeek_proxy.formats.base import Format
 from zeek_proxy.formats.http_request import request_domain, request_kind
 from zeek_proxy.schema import TLS
-from zeek_proxy.formats.jsonlines import load_object, select_json
-from zeek_proxy.reading.linescan import matching
-from zeek_proxy.reading.prefilter import Prefilter, Selection, blank_lines, keyed_lines, records_of
+from zeek_proxy.formats.jsonlines import also_matching, load_object, select_json, select_keyed
+from zeek_proxy.reading.prefilter import Prefilter, Selection
 
 #: IANA numbers Suricata may write instead of names.
 _PROTOCOL_NAMES = {1: "icmp", 6: "tcp", 17: "udp", 58: "ipv6-icmp", 132: "sctp"}
@@ -34,13 +33,10 @@ class EveFormat(Format):
 
     def select(self, lines: pa.Array, force: list[int], prefilter: Prefilter) -> Selection:
         if prefilter.lookup is not None:
-            records, forced = records_of(lines, force, blank_lines(lines))
-            parse = sorted({*forced, *keyed_lines(lines, _FLOW_ID, prefilter.lookup.flow_ids).tolist()})
-            return Selection(parse, records - len(parse))
+            return select_keyed(lines, force, _FLOW_ID, prefilter.lookup.flow_ids)
         chosen = select_json(lines, force, prefilter, ("dest_ip", "dest_port"), endpoints)
         if prefilter.evidence:  # a proxy request alerts on any port
-            more = set(matching(lines, _PROXY_REQUEST).tolist()) - set(chosen.parse)
-            chosen = Selection(sorted({*chosen.parse, *more}), chosen.filtered - len(more), chosen.skipped)
+            chosen = also_matching(chosen, lines, _PROXY_REQUEST)
         return chosen
 
     def parse(self, lineno: int, line: bytes, terminated: bool) -> dict[str, Any] | None:

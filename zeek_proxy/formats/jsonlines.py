@@ -11,7 +11,9 @@ import pyarrow as pa
 
 from zeek_proxy.core.rule import Endpoints
 from zeek_proxy.reading.linescan import matching
-from zeek_proxy.reading.prefilter import Prefilter, Selection, blank_lines, not_starting_with, records_of
+from zeek_proxy.reading.prefilter import (
+    Prefilter, Selection, blank_lines, keyed_lines, not_starting_with, records_of,
+)
 
 
 def load_object(line: bytes) -> dict[str, Any] | None:
@@ -67,6 +69,20 @@ def select_json(lines: pa.Array, force: list[int], prefilter: Prefilter,
         if four is None or prefilter.keep(four):
             parse.add(index)
     return Selection(parse=sorted(parse), filtered=records - len(parse))
+
+
+def select_keyed(lines: pa.Array, force: list[int], pattern: str, keys: frozenset[str] | frozenset[int]) -> Selection:
+    """Stage one of a lookup: the lines whose key (the group `key` of `pattern`) is one of
+    `keys`, and the forced ones; the rest are filtered."""
+    records, forced = records_of(lines, force, blank_lines(lines))
+    parse = sorted({*forced, *keyed_lines(lines, pattern, keys).tolist()})
+    return Selection(parse, records - len(parse))
+
+
+def also_matching(chosen: Selection, lines: pa.Array, pattern: str) -> Selection:
+    """`chosen`, and the lines matching `pattern` too (counted as parsed, not filtered)."""
+    more = set(matching(lines, pattern).tolist()) - set(chosen.parse)
+    return Selection(sorted({*chosen.parse, *more}), chosen.filtered - len(more), chosen.skipped)
 
 
 def _destination_kept(key: str, prefixes: tuple[str, ...]) -> str:

@@ -8,9 +8,8 @@ from typing import Any
 import pyarrow as pa
 
 from zeek_proxy.formats.base import Format
-from zeek_proxy.formats.jsonlines import load_object, select_json
-from zeek_proxy.reading.linescan import matching
-from zeek_proxy.reading.prefilter import Prefilter, Selection, blank_lines, keyed_lines, records_of
+from zeek_proxy.formats.jsonlines import also_matching, load_object, select_json, select_keyed
+from zeek_proxy.reading.prefilter import Prefilter, Selection
 from zeek_proxy.formats.zeek import log_of_fields, log_of_path, not_read
 
 logger = logging.getLogger(__name__)
@@ -31,14 +30,11 @@ class ZeekJSONFormat(Format):
 
     def select(self, lines: pa.Array, force: list[int], prefilter: Prefilter) -> Selection:
         if prefilter.lookup is not None:
-            records, forced = records_of(lines, force, blank_lines(lines))
-            parse = sorted({*forced, *keyed_lines(lines, _UID, prefilter.lookup.uids).tolist()})
-            return Selection(parse, records - len(parse))
+            return select_keyed(lines, force, _UID, prefilter.lookup.uids)
         chosen = select_json(lines, force, prefilter, ("id.resp_h", "id.resp_p"), endpoints)
         patterns = [_SOCKS_RECORD] * prefilter.any_socks + [_EVIDENCE_RECORD] * prefilter.evidence
         if patterns:  # proxy evidence alerts on any port: parse it all
-            more = set(matching(lines, "|".join(patterns)).tolist()) - set(chosen.parse)
-            chosen = Selection(sorted({*chosen.parse, *more}), chosen.filtered - len(more), chosen.skipped)
+            chosen = also_matching(chosen, lines, "|".join(patterns))
         return chosen
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
