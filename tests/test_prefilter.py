@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import re
 
+import pyarrow as pa
 import pytest
 from hypothesis import example, given, strategies as st
 
 from zeek_proxy.reading import linescan
 from zeek_proxy.reading.blocks import Block, lines_of
 from zeek_proxy.formats.jsonlines import _destination_kept
-from zeek_proxy.reading.prefilter import not_starting_with
+from zeek_proxy.reading.prefilter import KeyCell, keyed_lines, not_starting_with
 from zeek_proxy.formats.values import address
 from zeek_proxy.formats.zeek_tsv import ZeekTSVFormat, unescape
 from zeek_proxy.config import DEFAULT_SETTINGS
@@ -109,3 +110,54 @@ def test_tsv_first_pass_keeps_every_destination_the_rule_may_accept(value: str, 
     if _accepted(unescape(cell), DEFAULT_SETTINGS.not_internet):
         assert 1 in chosen
     assert 0 not in chosen and 2 not in chosen  # internal destinations go at once
+
+
+# -- keyed look-ups: the 8-byte prefix shortcut finds exactly what extraction finds -----
+
+_TSV_UID = KeyCell(r"^(?:[^\t\n]*\t){1}(?P<key>[^\t\r\n]*)", "\t", b"\t\r\n")
+_JSON_UID = KeyCell(r'"uid"\s*:\s*"(?P<key>[^"]*)"', '"uid":"', b'"', '"uid"')
+_KEYS = st.text(alphabet="CDab01\t\r\"x", min_size=0, max_size=12)
+
+
+def _tsv_line(uid: str, ts: str, tail: str) -> bytes:
+    return f"{ts}\t{uid}\t{tail}\n".encode()
+
+
+def _json_line(uid: str, spaced: bool, earlier: bool) -> bytes:
+    before = '{"note":"uid","x":"\\"uid\\":\\"C1\\""' if earlier else '{"ts":1.5'
+    colon = '" : "' if spaced else '":"'
+    return f'{before},"uid{colon}{uid}","id.orig_h":"10.0.0.1"}}\n'.encode()
+
+
+def _slowly(lines: list[bytes], cell: KeyCell, keys: frozenset[str]) -> list[int]:
+    pattern = re.compile(cell.pattern.encode())
+    found = []
+    for i, line in enumerate(lines):
+        m = pattern.search(line)
+        if m is not None and m.group("key").decode() in keys:
+            found.append(i)
+    return found
+
+
+def _block_lines(lines: list[bytes]) -> pa.Array:
+    data = b"".join(lines)
+    return lines_of(Block(bytearray(data), len(data), 0))
+
+
+@given(uids=st.lists(_KEYS, min_size=1, max_size=30), keys=st.sets(_KEYS, max_size=6),
+       ts=st.sampled_from(["1.5", "1700000000.123456", "", "x"]), cut=st.booleans())
+@example(uids=["CAbcdefgh1", "CAbcdefgh2", "C1"], keys={"CAbcdefgh2", "C1"}, ts="1.5", cut=True)
+def test_tsv_lookup_finds_what_extraction_finds(uids: list[str], keys: set[str], ts: str, cut: bool) -> None:
+    lines = [_tsv_line(uid, ts, "10.0.0.1\t80") for uid in uids]
+    if cut:  # a last line without its newline, its key at the very end of the block
+        lines[-1] = lines[-1].split(b"\t")[0] + b"\t" + uids[-1].encode()
+    wanted = frozenset(k for k in keys if k) | frozenset(uids[:1])
+    assert keyed_lines(_block_lines(lines), _TSV_UID, wanted).tolist() == _slowly(lines, _TSV_UID, wanted)
+
+
+@given(uids=st.lists(st.tuples(_KEYS.filter(lambda k: '"' not in k), st.booleans(), st.booleans()),
+                     min_size=1, max_size=30), keys=st.sets(_KEYS, max_size=6))
+def test_json_lookup_finds_what_extraction_finds(uids: list[tuple[str, bool, bool]], keys: set[str]) -> None:
+    lines = [_json_line(uid, spaced, earlier) for uid, spaced, earlier in uids]
+    wanted = frozenset(keys) | {uids[0][0], "C1"}
+    assert keyed_lines(_block_lines(lines), _JSON_UID, wanted).tolist() == _slowly(lines, _JSON_UID, wanted)

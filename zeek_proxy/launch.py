@@ -15,6 +15,9 @@ def _during_start_up(signum: int, frame: object) -> None:
 def main() -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _during_start_up)
+    # numpy's OpenBLAS starts a thread per core that spins after start-up; nothing here
+    # does linear algebra, and on two cores the spinning took 8% of a scan's CPU.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     from zeek_proxy.cli import main as run
 
     run()

@@ -16,14 +16,14 @@ from zeek_proxy.formats.base import Format
 from zeek_proxy.formats.http_request import request_domain, request_kind
 from zeek_proxy.schema import TLS
 from zeek_proxy.formats.jsonlines import also_matching, load_object, select_json, select_keyed
-from zeek_proxy.reading.prefilter import Prefilter, Selection
+from zeek_proxy.reading.prefilter import KeyCell, Prefilter, Selection
 
 #: IANA numbers Suricata may write instead of names.
 _PROTOCOL_NAMES = {1: "icmp", 6: "tcp", 17: "udp", 58: "ipv6-icmp", 132: "sctp"}
 #: An http event that is proxy use on its own: a CONNECT, or a URL in absolute form.
 _PROXY_REQUEST = (r'"http_method"\s*:\s*"[Cc][Oo][Nn][Nn][Ee][Cc][Tt]"'
                   r'|"url"\s*:\s*"[A-Za-z][A-Za-z0-9+.-]*:(?:\\?/){2}')
-_FLOW_ID = r'"flow_id"\s*:\s*(?P<key>-?[0-9]+)'
+_FLOW_ID = KeyCell(r'"flow_id"\s*:\s*(?P<key>-?[0-9]+)')
 
 
 class EveFormat(Format):

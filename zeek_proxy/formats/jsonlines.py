@@ -12,7 +12,7 @@ import pyarrow as pa
 from zeek_proxy.core.rule import Endpoints
 from zeek_proxy.reading.linescan import matching
 from zeek_proxy.reading.prefilter import (
-    Prefilter, Selection, blank_lines, keyed_lines, not_starting_with, records_of,
+    KeyCell, Prefilter, Selection, blank_lines, keyed_lines, not_starting_with, records_of,
 )
 
 
@@ -71,11 +71,11 @@ def select_json(lines: pa.Array, force: list[int], prefilter: Prefilter,
     return Selection(parse=sorted(parse), filtered=records - len(parse))
 
 
-def select_keyed(lines: pa.Array, force: list[int], pattern: str, keys: frozenset[str] | frozenset[int]) -> Selection:
-    """Stage one of a lookup: the lines whose key (the group `key` of `pattern`) is one of
-    `keys`, and the forced ones; the rest are filtered."""
+def select_keyed(lines: pa.Array, force: list[int], cell: KeyCell, keys: frozenset[str] | frozenset[int]) -> Selection:
+    """Stage one of a lookup: the lines whose key (in `cell`) is one of `keys`, and the
+    forced ones; the rest are filtered."""
     records, forced = records_of(lines, force, blank_lines(lines))
-    parse = sorted({*forced, *keyed_lines(lines, pattern, keys).tolist()})
+    parse = sorted({*forced, *keyed_lines(lines, cell, keys).tolist()})
     return Selection(parse, records - len(parse))
 
 

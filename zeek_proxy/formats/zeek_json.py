@@ -9,7 +9,7 @@ import pyarrow as pa
 
 from zeek_proxy.formats.base import Format
 from zeek_proxy.formats.jsonlines import also_matching, load_object, select_json, select_keyed
-from zeek_proxy.reading.prefilter import Prefilter, Selection
+from zeek_proxy.reading.prefilter import KeyCell, Prefilter, Selection
 from zeek_proxy.formats.zeek import log_of_fields, log_of_path, not_read
 
 logger = logging.getLogger(__name__)
@@ -20,7 +20,8 @@ _SOCKS_RECORD = r'"request_p"|"_path"\s*:\s*"socks'
 #: A line that may be other proxy evidence: a tunnel record, a CONNECT, an absolute URI.
 _EVIDENCE_RECORD = (r'"tunnel_type"|"method"\s*:\s*"[Cc][Oo][Nn][Nn][Ee][Cc][Tt]"'
                     r'|"uri"\s*:\s*"[A-Za-z][A-Za-z0-9+.-]*://')
-_UID = r'"uid"\s*:\s*"(?P<key>[^"]*)"'
+#: Where a line's uid is: Zeek writes `"uid":"…"`; the pattern reads any spacing.
+_UID = KeyCell(r'"uid"\s*:\s*"(?P<key>[^"]*)"', '"uid":"', b'"', '"uid"')
 
 
 class ZeekJSONFormat(Format):

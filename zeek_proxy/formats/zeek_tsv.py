@@ -20,7 +20,7 @@ from zeek_proxy.reading import linescan
 from zeek_proxy.formats.base import Format, decode
 from zeek_proxy.reading.blocks import Block
 from zeek_proxy.reading.prefilter import (
-    Lookup, Prefilter, Selection, blank_lines, cell_endpoints, keyed_lines, lines_starting_with,
+    KeyCell, Lookup, Prefilter, Selection, blank_lines, cell_endpoints, keyed_lines, lines_starting_with,
     not_starting_with, records_of,
 )
 from zeek_proxy.formats.zeek import CONN, HTTP, SSL, ZeekLog, log_of_fields, log_of_path, not_read
@@ -261,11 +261,17 @@ class ZeekTSVFormat(Format):
 
     def _looked_up(self, lines: pa.Array, lookup: Lookup) -> list[int]:
         """Lines whose `uid` cell is one of the looked-up connections'."""
+        cell = self.key_cell()
+        return [] if cell is None else keyed_lines(lines, cell, lookup.uids).tolist()
+
+    def key_cell(self) -> KeyCell | None:
         if self.fields is None or "uid" not in self.index or len(self.separator) != 1:
-            return []
+            return None
         sep = re.escape(self.separator)
         pattern = rf"^(?:[^{sep}\n]*{sep}){{{self.index['uid']}}}(?P<key>[^{sep}\r\n]*)"
-        return keyed_lines(lines, pattern, lookup.uids).tolist()
+        # Zeek writes uid second: the key follows the first separator.
+        after = self.separator if self.index["uid"] == 1 else None
+        return KeyCell(pattern, after, (self.separator + "\r\n").encode())
 
     def _proxy_requests(self, lines: pa.Array) -> list[int]:
         """http.log lines whose method cell is CONNECT (any case) or whose uri cell is

@@ -18,6 +18,7 @@ from functools import lru_cache
 from typing import Any, Callable
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -132,16 +133,86 @@ def cell_endpoints(transport: pa.Array, source: pa.Array, destination: pa.Array,
                     _cell(destination).to_pylist(), number.to_pylist()))
 
 
-def keyed_lines(lines: pa.Array, pattern: str, keys: frozenset[str] | frozenset[int]) -> np.ndarray:
-    """Indices of lines whose key, the group `key` of `pattern` (RE2), written as text
-    is one of `keys`: one extraction and one hash lookup per line, however many keys
-    there are (Hyperscan's literal matcher took longer to compile thousands of keys than
-    this takes to run)."""
+@dataclass(frozen=True)
+class KeyCell:
+    """Where a format writes a line's key (Zeek's uid), for the quick look-up: right
+    after the first `after` (a Zeek TSV line's first separator, `"uid":"` in Zeek JSON),
+    up to one of the bytes in `ends`. `unless` is a literal whose first occurrence must
+    be that of `after` for this to hold (`"uid"`: the pattern's match begins there);
+    `pattern` (RE2, group `key`) says exactly what the key is."""
+
+    pattern: str
+    after: str | None = None
+    ends: bytes = b""
+    unless: str | None = None
+
+
+def keyed_lines(lines: pa.Array, cell: KeyCell, keys: frozenset[str] | frozenset[int]) -> np.ndarray:
+    """Indices of lines whose key, the group `key` of `cell.pattern` written as text, is
+    one of `keys`, however many keys there are (Hyperscan's literal matcher took longer
+    to compile thousands of keys than this takes to run).
+
+    Where the key's place is known (`cell.after`), only lines whose key begins with the
+    first 8 bytes of one of `keys` (one substring search and one integer lookup per
+    line), and lines where that cannot be told, are extracted with the pattern: 2.5
+    times faster than extracting every line's key.
+    """
     if not keys or not len(lines):
         return np.zeros(0, dtype=np.int64)
+    values, prefixes = _key_values(keys)
+    if cell.after is None:
+        return _extracted_in(lines, cell.pattern, values)
+    first, unclear = key_prefixes(lines, cell)
+    maybe = np.flatnonzero(pc.is_in(pa.array(first), value_set=prefixes).to_numpy(zero_copy_only=False) | unclear)
+    if not len(maybe):
+        return maybe
+    return maybe[_extracted_in(lines.take(pa.array(maybe)), cell.pattern, values)]
+
+
+_PREFIX_BYTES = 8  # a key's first bytes, zero-padded, read as one integer
+
+
+def key_prefixes(lines: pa.Array, cell: KeyCell) -> tuple[np.ndarray, np.ndarray]:
+    """Each line's key prefix (its first 8 bytes, zero-padded, as an integer; 0 when the
+    line has no `cell.after`), and which lines' keys cannot be told this way."""
+    assert cell.after is not None
+    at = pc.find_substring(lines, cell.after).to_numpy(zero_copy_only=False)
+    data = np.frombuffer(lines.buffers()[2], dtype=np.uint8)
+    begins = line_offsets(lines)[:-1] + at + len(cell.after)
+    readable = (at >= 0) & (begins + _PREFIX_BYTES <= len(data))
+    unclear = (at >= 0) & ~readable
+    if len(data) < _PREFIX_BYTES:
+        return np.zeros(len(lines), dtype=np.uint64), unclear
+    window = sliding_window_view(data, _PREFIX_BYTES)[np.where(readable, begins, 0)]
+    ended = np.zeros(window.shape, dtype=bool)
+    for end in cell.ends:
+        ended |= window == end
+    window[np.logical_or.accumulate(ended, axis=1)] = 0
+    window[~readable] = 0
+    if cell.unless is not None:
+        other = pc.find_substring(lines, cell.unless).to_numpy(zero_copy_only=False)
+        moved = other != at
+        window[moved] = 0
+        unclear |= moved & (other >= 0)
+    return window.view("<u8").ravel(), unclear
+
+
+@lru_cache(maxsize=8)  # the same keys for every block of a lookup
+def _key_values(keys: frozenset[str] | frozenset[int]) -> tuple[pa.Array, pa.Array]:
+    """The keys as bytes, and their prefixes (see key_prefixes)."""
+    encoded = [str(key).encode() for key in keys]
+    return pa.array(encoded, pa.large_binary()), pa.array(prefix_values(encoded))
+
+
+def prefix_values(keys: list[bytes]) -> np.ndarray:
+    """The prefixes of `keys` (see key_prefixes), sorted, once each."""
+    padded = b"".join(key[:_PREFIX_BYTES].ljust(_PREFIX_BYTES, b"\0") for key in keys)
+    return np.unique(np.frombuffer(padded, "<u8"))
+
+
+def _extracted_in(lines: pa.Array, pattern: str, values: pa.Array) -> np.ndarray:
     found = pc.struct_field(pc.extract_regex(lines, pattern), [0])  # bytes in, bytes out
-    value_set = pa.array([str(key).encode() for key in keys], found.type)
-    return np.flatnonzero(pc.is_in(found, value_set=value_set).to_numpy(zero_copy_only=False))
+    return np.flatnonzero(pc.is_in(found, value_set=values.cast(found.type)).to_numpy(zero_copy_only=False))
 
 
 def records_of(lines: pa.Array, force: list[int], not_records: np.ndarray) -> tuple[int, list[int]]:
