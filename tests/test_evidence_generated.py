@@ -39,6 +39,7 @@ from click.testing import CliRunner, Result
 
 from conftest import generate
 from zeek_proxy.cli import cli
+from zeek_proxy.reading import blocks
 
 PORT_RULE = "Proxy Port Activity to the Internet"
 PROTOCOL_RULE = "Proxy Protocol to the Internet"
@@ -455,6 +456,18 @@ def test_scan_equals_the_checker(folder: Path, parsed: Folder, tmp_path: Path, p
         kinds, domain = context[alert[:5]][5:]
         assert set(alert[5]) <= set(kinds), alert
         assert alert[6] in (None, domain), alert
+
+
+@pytest.mark.parametrize("block", [700, 4096])
+def test_tunnelled_requests_are_found_across_blocks(folder: Path, parsed: Folder, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch, block: int) -> None:
+    """The requests inside a CONNECT tunnel share its uid, and are found whether they
+    lie in the CONNECT's block or in later ones (http is read again for the uids)."""
+    monkeypatch.setattr(blocks, "BLOCK_SIZE", block)
+    monkeypatch.setattr(blocks, "FIRST_BLOCK_SIZE", block)
+    text, _ = scan_folder(folder, tmp_path / "alerts.ndjson", "--profile", "strict", "--evidence", "--jobs", "2")
+    got = sorted((from_ecs(json.loads(line)) for line in text.splitlines()), key=repr)
+    assert got == check(parsed, "strict", True)
 
 
 @pytest.mark.parametrize("to, evidence", [("ecs", True), ("notice", True), ("notice-json", True), ("csv", True),

@@ -170,6 +170,8 @@ def keyed_lines(lines: pa.Array, cell: KeyCell, keys: frozenset[str] | frozenset
 
 
 _PREFIX_BYTES = 8  # a key's first bytes, zero-padded, read as one integer
+#: The bytes of a prefix kept when the key ends after 0, 1, ... 8 of them.
+_KEPT = np.array([(1 << (8 * n)) - 1 for n in range(_PREFIX_BYTES + 1)], dtype=np.uint64)
 
 
 def key_prefixes(lines: pa.Array, cell: KeyCell) -> tuple[np.ndarray, np.ndarray]:
@@ -187,14 +189,15 @@ def key_prefixes(lines: pa.Array, cell: KeyCell) -> tuple[np.ndarray, np.ndarray
     ended = np.zeros(window.shape, dtype=bool)
     for end in cell.ends:
         ended |= window == end
-    window[np.logical_or.accumulate(ended, axis=1)] = 0
-    window[~readable] = 0
+    length = np.where(ended.any(axis=1), ended.argmax(axis=1), _PREFIX_BYTES)
     if cell.unless is not None:
         other = pc.find_substring(lines, cell.unless).to_numpy(zero_copy_only=False)
         moved = other != at
-        window[moved] = 0
+        readable &= ~moved
         unclear |= moved & (other >= 0)
-    return window.view("<u8").ravel(), unclear
+    prefixes = window.view("<u8").ravel() & _KEPT[length]
+    prefixes[~readable] = 0
+    return prefixes, unclear
 
 
 @lru_cache(maxsize=8)  # the same keys for every block of a lookup
