@@ -14,32 +14,31 @@ import signal
 import sys
 import threading
 from dataclasses import replace
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import click
-import pandas as pd
 
 from zeek_proxy import __version__
-from zeek_proxy.reading.blocks import MAX_RECORD
-from zeek_proxy.formats.sniff import FORMATS
-from zeek_proxy.emit import EMITTERS, ECSEventEmitter
-from zeek_proxy.errors import ConfigError, SourceLocation, ZeekProxyError
+from zeek_proxy.choices import (
+    DEFAULT_GROUP_BY, DEFAULT_HISTORY, EVIDENCE_KINDS, FORMATS, MAX_RECORD, OUTPUTS, PROFILES,
+)
+from zeek_proxy.errors import ConfigError, MalformedRecordError, SourceLocation, ZeekProxyError
 from zeek_proxy.interrupts import Interrupted, Interrupts
-from zeek_proxy.output import deliver, open_output, refuse_inputs, settle
 from zeek_proxy.progress import Progress
-from zeek_proxy.security_onion import Preset, without_flow_events
-from zeek_proxy.state import State
-from zeek_proxy.timespec import parse_time
-from zeek_proxy.errors import MalformedRecordError
-from zeek_proxy.pipeline import ScanResult, input_size, log_names, read_frames, scan as run_scan, with_suppressed
 from zeek_proxy.reading.inputs import LOG_NAME_PATTERNS
-from zeek_proxy.watch import follow
-from zeek_proxy.config import PROFILES, Settings, build_settings, to_toml
-from zeek_proxy.core import PROTOCOL_RULE, RULE, fill_community_id
-from zeek_proxy.core.explain import EVIDENCE_KINDS, explain as explain_connection
-from zeek_proxy.core.new_terms import DEFAULT_HISTORY, NewTerms
-from zeek_proxy.core.suppression import DEFAULT_GROUP_BY, Suppression, check_group_by, parse_duration
+from zeek_proxy.state import State
 from zeek_proxy.stats import InputStats, render, render_allow
+
+# pandas, numpy and pyarrow take half a second to import: the modules that need them are
+# imported where a command runs, so that --help, --version and usage errors answer at
+# once (tests/test_startup.py pins this).
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from zeek_proxy.config import Settings
+    from zeek_proxy.core.new_terms import NewTerms
+    from zeek_proxy.core.suppression import Suppression
+    from zeek_proxy.pipeline import ScanResult
 
 logger = logging.getLogger("zeek_proxy")
 #: The run's signal handling: installed by `main`, held while alerts and state are written.
@@ -92,6 +91,10 @@ class TimeParam(click.ParamType):
     name = "time"
 
     def convert(self, value: Any, param: Any, ctx: Any) -> pd.Timestamp:
+        import pandas as pd
+
+        from zeek_proxy.timespec import parse_time
+
         if isinstance(value, pd.Timestamp):
             return value
         try:
@@ -121,15 +124,11 @@ def _window(since: pd.Timestamp | None, until: pd.Timestamp | None) -> None:
                                "no connection can be in that window")
 
 
-def _keep_profile(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
-    ctx.meta["zeek_proxy.profile"] = value
-
-
 def config_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """-c, -a and --profile, shared by every command that applies the rule (`_settings`
     reads them all)."""
-    command = click.option("--profile", type=click.Choice(list(PROFILES)), default=None,
-                           expose_value=False, callback=_keep_profile, is_eager=True,
+    command = click.option("--profile", type=click.Choice(PROFILES), default=None,
+                           expose_value=False, callback=_keep, is_eager=True,
                            help="Which Elastic version of the rule (replaces the config's "
                                 "[rule] profile) [default: elastic-v3].")(command)
     command = click.option("-a", "--allowlist", "allowlists", multiple=True, metavar="PATH",
@@ -139,10 +138,6 @@ def config_options(command: Callable[..., Any]) -> Callable[..., Any]:
                         help="TOML config: [rule], [networks], [[allow]].")(command)
 
 
-def _keep_evidence(ctx: click.Context, param: click.Parameter, value: bool) -> None:
-    ctx.meta["zeek_proxy.evidence"] = value
-
-
 def _keep(ctx: click.Context, param: click.Parameter, value: Any) -> None:
     """Options that change the settings wait in the context for `_settings`."""
     ctx.meta[f"zeek_proxy.{param.name}"] = value
@@ -150,6 +145,7 @@ def _keep(ctx: click.Context, param: click.Parameter, value: Any) -> None:
 
 def _suppression(meta: dict[str, Any], configured: Suppression | None) -> Suppression | None:
     """--suppress-for, --group-by and --no-suppress-missing over the config's [suppression]."""
+    from zeek_proxy.core.suppression import Suppression, check_group_by, parse_duration
     text, fields, no_missing = (meta.get(f"zeek_proxy.{n}") for n in ("suppress_for", "group_by", "no_suppress_missing"))
     if text is None and fields is None and not no_missing:
         return configured
@@ -167,6 +163,7 @@ def _suppression(meta: dict[str, Any], configured: Suppression | None) -> Suppre
 
 def _settings(config: str | None, allowlists: tuple[str, ...]) -> Settings:
     """Effective settings; warns about allow entries that no longer apply today."""
+    from zeek_proxy.config import build_settings
     meta = click.get_current_context().meta
     try:
         settings = build_settings(config, allowlists, meta.get("zeek_proxy.profile"))
@@ -187,6 +184,7 @@ def _security_onion(paths: tuple[str, ...], output: str, state_path: str | None,
     """Inputs, output and state of the Security Onion preset; explicit values win, and
     --no-state leaves the preset's state alone. Security Onion keeps every Zeek log, so
     the preset reads the evidence too."""
+    from zeek_proxy.security_onion import Preset, without_flow_events
     click.get_current_context().meta["zeek_proxy.evidence"] = True
     preset = Preset(root)
     inputs = list(paths) or preset.inputs(since, evidence=True)
@@ -203,6 +201,7 @@ def _security_onion(paths: tuple[str, ...], output: str, state_path: str | None,
 def _state(state_path: str | None, no_state: bool) -> State | None:
     """The checkpoint named by --state, locked, with what a killed run left unwritten
     written now; None under --no-state."""
+    from zeek_proxy.output import settle
     if no_state and state_path:
         raise click.UsageError("--state and --no-state exclude each other")
     if not state_path:
@@ -227,6 +226,8 @@ def _report_max_signals(result: ScanResult, max_signals: int) -> None:
 
 def _new_terms(meta: dict[str, Any]) -> NewTerms | None:
     """--new-terms FIELDS and --history DURATION."""
+    from zeek_proxy.core.new_terms import NewTerms
+    from zeek_proxy.core.suppression import check_group_by, parse_duration
     fields, history = meta.get("zeek_proxy.new_terms"), meta.get("zeek_proxy.history")
     if fields is None:
         if history is not None:
@@ -259,6 +260,7 @@ def _quiet_line(result: ScanResult, settings: Settings) -> str:
 
 
 def _progress(flag: bool | None, paths: list[str], settings: Settings | None = None) -> Progress | None:
+    from zeek_proxy.pipeline import input_size, log_names
     if not (flag if flag is not None else sys.stderr.isatty()):
         return None
     return Progress(*input_size(paths, log_names(settings) if settings else LOG_NAME_PATTERNS))
@@ -321,7 +323,7 @@ def _leave_out(*names: str) -> Callable[[Callable[..., Any]], Callable[..., Any]
 def detect_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """The options of the commands that detect (scan, watch), so they stay alike."""
     for option in reversed((
-        click.option("--evidence", is_flag=True, expose_value=False, callback=_keep_evidence,
+        click.option("--evidence", is_flag=True, expose_value=False, callback=_keep,
                      help="Also read Zeek's socks, http, ssl and tunnel logs (and eve http/tls "
                           "events): alert on SOCKS, HTTP CONNECT and proxy requests to the "
                           "Internet on any port, and say what each connection was."),
@@ -342,7 +344,7 @@ def detect_options(command: Callable[..., Any]) -> Callable[..., Any]:
                           "config's [sensor] name]."),
         click.option("--show-suppressed", is_flag=True,
                      help="Also write allowlisted hits, each marked with the entry that suppressed it."),
-        click.option("-t", "--to", "to", type=click.Choice(sorted(EMITTERS)), default="ecs",
+        click.option("-t", "--to", "to", type=click.Choice(sorted(OUTPUTS)), default="ecs",
                      show_default=True, help="Output format."),
         click.option("--fail-on-alert", is_flag=True, help="Exit 1 when at least one alert was produced."),
         click.option("-j", "--jobs", type=click.IntRange(min=1), default=None, metavar="N",
@@ -405,6 +407,8 @@ def scan(paths: tuple[str, ...], input_format: str, output: str, strict: bool,
         zeek-proxy scan --security-onion --no-state --since now-7d -o hunt.ndjson
         zeek-proxy scan --show-suppressed -o alerts.ndjson --report report.html conn.log
     """
+    from zeek_proxy.output import deliver, refuse_inputs
+    from zeek_proxy.pipeline import scan as run_scan, with_suppressed
     if report_path:
         _report_ready(report_path, output)
     _window(since, until)
@@ -498,6 +502,10 @@ def watch(paths: tuple[str, ...], input_format: str, output: str, strict: bool,
         zeek-proxy watch --state /var/lib/zeek-proxy/state -o alerts.ndjson \\
             /opt/zeek/logs/current/ /opt/zeek/logs/ /var/log/suricata/
     """
+    from zeek_proxy.security_onion import Preset
+    from zeek_proxy.output import deliver, refuse_inputs
+    from zeek_proxy.watch import follow
+    from zeek_proxy.pipeline import with_suppressed
     _window(since, until)
     inputs = list(paths)
     if security_onion:
@@ -566,6 +574,10 @@ def normalize(paths: tuple[str, ...], input_format: str, output: str, strict: bo
     Example:
         zeek-proxy normalize conn.log.gz > conn.ecs.ndjson
     """
+    from zeek_proxy.emit import ECSEventEmitter
+    from zeek_proxy.core import fill_community_id
+    from zeek_proxy.output import open_output, refuse_inputs
+    from zeek_proxy.pipeline import read_frames
     inputs = list(paths) or ["-"]
     counts: list[InputStats] = []
     errors: list[ZeekProxyError] = []
@@ -600,7 +612,7 @@ def normalize(paths: tuple[str, ...], input_format: str, output: str, strict: bo
 @click.option("--transport", default="tcp", show_default=True, help="tcp, udp, icmp...")
 @click.option("--time", "when", type=TimeParam(), default=None, metavar="TIME",
               help="Connection time, for allow entries that expire [default: now].")
-@click.option("--evidence", "kind", type=click.Choice(list(EVIDENCE_KINDS)), default=None,
+@click.option("--evidence", "kind", type=click.Choice(EVIDENCE_KINDS), default=None,
               help="What the logs say the connection was (as zeek_proxy.evidence names it); "
                    "judges the Proxy Protocol detection too.")
 @click.option("--domain", default=None, metavar="NAME", help="With --evidence: the name asked for.")
@@ -618,6 +630,7 @@ def explain(source: str, destination: str, port: int, sport: int | None, transpo
         zeek-proxy explain --src 10.1.2.3 --dst 203.0.113.9 --port 8080 -c site.toml
         zeek-proxy explain --src 10.0.0.55 --dst 60.190.189.214 --port 8124 --evidence socks
     """
+    from zeek_proxy.core.explain import explain as explain_connection
     if domain and not kind:
         raise click.UsageError("--domain goes with --evidence")
     settings = replace(_settings(config, allowlists), evidence=True)
@@ -634,10 +647,12 @@ def rule(config: str | None, allowlists: tuple[str, ...]) -> None:
     Example:
         zeek-proxy rule -c site.toml -a proxies.txt > effective.toml
     """
+    from zeek_proxy.config import PROFILES as PROFILE_TABLE, to_toml
+    from zeek_proxy.core import PROTOCOL_RULE, RULE
     settings = _settings(config, allowlists)
     meta = (
         f"{RULE.name} (Elastic rule {RULE.id}, version {RULE.version})",
-        f"profile {settings.profile}: {PROFILES[settings.profile].query}",
+        f"profile {settings.profile}: {PROFILE_TABLE[settings.profile].query}",
         f"severity {RULE.severity}, risk score {RULE.risk_score:g}; "
         f"{RULE.tactic_id} {RULE.tactic_name} / {RULE.technique_id} {RULE.technique_name}",
         "known false positives: " + "; ".join(RULE.false_positives),
@@ -665,6 +680,7 @@ def export() -> None:
 
 
 def _write_text(text: str, output: str) -> None:
+    from zeek_proxy.output import open_output
     try:
         with open_output(output) as out:
             out.write(text)
@@ -700,7 +716,7 @@ def _exported(build: Callable[[], Any]) -> Any:
 
 @export.command("sigma")
 @config_options
-@click.option("--evidence", is_flag=True, expose_value=False, callback=_keep_evidence,
+@click.option("--evidence", is_flag=True, expose_value=False, callback=_keep,
               help="Also the Proxy Protocol rules: SOCKS, HTTP CONNECT and absolute-form requests to the Internet on any port.")
 @click.option("-o", "--output", default="-", show_default=True, metavar="PATH", help="Output file.")
 @click.option("--fields", type=click.Choice(["zeek", "ecs"]), default="zeek", show_default=True,
@@ -723,7 +739,7 @@ def export_sigma(config: str | None, allowlists: tuple[str, ...], output: str, f
 
 @export.command("zeek")
 @config_options
-@click.option("--evidence", is_flag=True, expose_value=False, callback=_keep_evidence,
+@click.option("--evidence", is_flag=True, expose_value=False, callback=_keep,
               help="Also Protocol_Activity notices: SOCKS, HTTP CONNECT and absolute-form requests to the Internet on any port.")
 @click.option("-o", "--output", default="-", show_default=True, metavar="PATH", help="Output file (the script).")
 @click.option("--package", "package", default=None, metavar="DIR",
@@ -750,7 +766,7 @@ def export_zeek(config: str | None, allowlists: tuple[str, ...], output: str, pa
 
 @export.command("suricata")
 @config_options
-@click.option("--evidence", is_flag=True, expose_value=False, callback=_keep_evidence,
+@click.option("--evidence", is_flag=True, expose_value=False, callback=_keep,
               help="Also the Proxy Protocol rules: HTTP CONNECT and absolute-form requests to the Internet on any port.")
 @click.option("-o", "--output", default="-", show_default=True, metavar="PATH", help="Output file.")
 @click.option("--sid-base", type=click.IntRange(min=1), default=9_300_000, show_default=True, metavar="N",
@@ -819,6 +835,7 @@ def report(paths: tuple[str, ...], output: str, title: str | None) -> None:
         zeek-proxy report alerts.ndjson -o report.html
         zeek-proxy scan --show-suppressed -c site.toml /nsm/zeek/logs/ | zeek-proxy report -o today.html
     """
+    from zeek_proxy.output import refuse_inputs
     from zeek_proxy.report import build_report, read_alerts, require_libraries
 
     inputs = list(paths) or ["-"]

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from zeek_proxy.choices import DEFAULT_HISTORY
 from zeek_proxy.core.rule import RULE
 
 NEW_TERMS = "kibana.alert.new_terms"
-DEFAULT_HISTORY = 7 * 86400
 
 
 @dataclass(frozen=True)

@@ -18,11 +18,11 @@ from typing import Any
 
 import pandas as pd
 
+from zeek_proxy.choices import DEFAULT_GROUP_BY
 from zeek_proxy.core.alerts import event_id
 from zeek_proxy.core.rule import RULE
 from zeek_proxy.schema import ECS_COLUMNS, TIME_COLUMNS
 
-DEFAULT_GROUP_BY = ("source.ip", "destination.ip", "destination.port")
 #: The alert fields a group may be made of.
 GROUP_FIELDS = tuple(c for c in ECS_COLUMNS if c not in TIME_COLUMNS and c != "zeek_proxy.line") + (
     "zeek_proxy.internal_network", "rule.id")

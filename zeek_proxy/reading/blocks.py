@@ -20,13 +20,13 @@ from typing import Any, BinaryIO, Iterator
 import numpy as np
 import pyarrow as pa
 
+from zeek_proxy.choices import MAX_RECORD
 from zeek_proxy.reading.inputs import GZIP_ERRORS
 
 BLOCK_SIZE = 12 << 20
 #: A mapped file's first block is at most this large: the main thread judges it alone
 #: (it holds a Zeek TSV header) before any worker starts.
 FIRST_BLOCK_SIZE = 1 << 20
-MAX_RECORD = 1 << 20  # default cap on one record (line); longer ones are malformed
 READ_SIZE = 64 << 10  # per read from a decompressor: one that breaks loses at most this much
 _SCAN_STEP = 1 << 20  # bytes compared at a time when finding line ends
 QUIET_SECONDS = 60  # files changed more recently than this are read, not mapped

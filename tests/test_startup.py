@@ -1,0 +1,62 @@
+"""Start-up: --help, --version and usage errors answer without importing pandas, numpy
+or pyarrow (half a second of a run that cron starts every five minutes). The budget is
+pinned by what is imported, not by a clock; and the plain names the command line offers
+agree with the tables that implement them."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from zeek_proxy import choices
+from zeek_proxy.config import PROFILES
+from zeek_proxy.core.explain import EVIDENCE_KINDS
+from zeek_proxy.core.new_terms import DEFAULT_HISTORY
+from zeek_proxy.core.suppression import DEFAULT_GROUP_BY, GROUP_FIELDS
+from zeek_proxy.emit import EMITTERS
+from zeek_proxy.formats.sniff import FORMATS
+from zeek_proxy.reading.blocks import MAX_RECORD
+
+HEAVY = ("pandas", "numpy", "pyarrow", "pyarrow.compute", "hyperscan", "re2", "orjson")
+
+
+def imported(*args: str) -> tuple[set[str], subprocess.CompletedProcess[str]]:
+    """The modules a run of the CLI imports, as `python -X importtime` lists them."""
+    run = subprocess.run([sys.executable, "-X", "importtime", "-m", "zeek_proxy", *args],
+                         capture_output=True, text=True, timeout=60)
+    names = {line.split("|")[-1].strip() for line in run.stderr.splitlines() if line.startswith("import time:")}
+    assert "zeek_proxy.cli" in names, run.stderr[-2000:]
+    return names, run
+
+
+@pytest.mark.parametrize("args", [["--version"], ["--help"], ["scan", "--help"], ["watch", "--help"],
+                                  ["export", "sigma", "--help"], ["scan", "--to", "nonsense", "x.log"],
+                                  ["explain", "--src", "foo", "--dst", "1.1.1.1", "--port", "8080"]],
+                         ids=["version", "help", "scan-help", "watch-help", "export-help", "bad-choice",
+                              "bad-address"])
+def test_answers_without_the_data_libraries(args: list[str]) -> None:
+    names, run = imported(*args)
+    assert run.returncode in (0, 2), run.stderr[-2000:]
+    assert not names & set(HEAVY), sorted(names & set(HEAVY))
+
+
+def test_a_scan_does_import_them(tmp_path) -> None:
+    """The test above would pass if importtime stopped listing modules: a scan, which
+    needs pandas, shows that it lists them."""
+    empty = tmp_path / "conn.log"
+    empty.write_text("")
+    names, run = imported("scan", "-o", str(tmp_path / "out.ndjson"), str(empty))
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert {"pandas", "numpy", "pyarrow"} <= names
+
+
+def test_the_offered_names_are_the_implemented_ones() -> None:
+    assert choices.FORMATS == FORMATS
+    assert choices.OUTPUTS == tuple(EMITTERS)
+    assert choices.PROFILES == tuple(PROFILES)
+    assert choices.EVIDENCE_KINDS == tuple(EVIDENCE_KINDS)
+    assert choices.MAX_RECORD == MAX_RECORD
+    assert choices.DEFAULT_HISTORY == DEFAULT_HISTORY
+    assert set(DEFAULT_GROUP_BY) <= set(GROUP_FIELDS)
