@@ -14,6 +14,7 @@ before every run.
     python scripts/bench.py --rows 200000 --repeat 1         # a quick look
     python scripts/bench.py --tools zeek-proxy,duckdb --formats tsv --markdown
     python scripts/bench.py --scaling                        # peak RSS, 1M vs 4M rows
+    python scripts/bench.py --mix                            # the second data mix (eve: flow, dns, http, alert)
     python scripts/bench.py --evidence                       # --evidence vs conn only on a sensor folder
 
 Files are cached in WORKDIR/ROWS/ (conn.log, conn.json.log, eve.json, conn.log.gz
@@ -136,21 +137,22 @@ def load_generator() -> ModuleType:
     return module
 
 
-def _write_format(fmt: str, rows: int, directory: str) -> int:
+def _write_format(fmt: str, rows: int, directory: str, mix: bool = False) -> int:
     """Write one format (in a worker process) and return the generator's count of
     connections the rule must alert on, counted on the way instead of in a second pass.
 
     The file is written under a .part name and renamed when complete, so an interrupted
     run never leaves a truncated file that a later run would trust and reuse."""
     gen = load_generator()
-    writer = {"tsv": gen.write_zeek_tsv, "json": gen.write_zeek_json, "eve": gen.write_eve}[fmt]
+    writer = {"tsv": gen.write_zeek_tsv, "json": gen.write_zeek_json,
+              "eve": gen.write_eve_mix if mix else gen.write_eve}[fmt]
     target = Path(directory) / FILES[fmt]
     part = target.with_name(target.name + ".part")
     expected = 0
 
     def counted():  # type: ignore[no-untyped-def]
         nonlocal expected
-        for conn in gen.connections(rows, SEED):
+        for conn in gen.connections(rows, SEED, mix=mix):
             expected += conn.expected
             yield conn
 
@@ -160,10 +162,10 @@ def _write_format(fmt: str, rows: int, directory: str) -> int:
     return expected
 
 
-def _count_expected(rows: int) -> int:
+def _count_expected(rows: int, mix: bool = False) -> int:
     """The expected alert count when every file was already there but expected.json was
     not (files written by generate.py's own CLI): one pass of the generator, no writing."""
-    return sum(c.expected for c in load_generator().connections(rows, SEED))
+    return sum(c.expected for c in load_generator().connections(rows, SEED, mix=mix))
 
 
 def _gzip(directory: Path) -> None:
@@ -176,7 +178,7 @@ def _gzip(directory: Path) -> None:
     os.replace(part, target)
 
 
-def prepare_inputs(directory: Path, rows: int, formats: list[str]) -> int | None:
+def prepare_inputs(directory: Path, rows: int, formats: list[str], mix: bool = False) -> int | None:
     """Make sure the files for `formats` exist in `directory`; return the expected
     alert count. Missing formats are generated in parallel (one process per format, as
     many at once as there are cores), since generation dominates a first run."""
@@ -190,9 +192,9 @@ def prepare_inputs(directory: Path, rows: int, formats: list[str]) -> int | None
     if missing:
         log(f"generating {rows} rows of {', '.join(missing)} in {directory} (one time; cached)")
     with ProcessPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        jobs: list[Future[int]] = [pool.submit(_write_format, f, rows, str(directory)) for f in missing]
+        jobs: list[Future[int]] = [pool.submit(_write_format, f, rows, str(directory), mix) for f in missing]
         if expected is None and not jobs:
-            jobs.append(pool.submit(_count_expected, rows))
+            jobs.append(pool.submit(_count_expected, rows, mix))
         counts = {job.result() for job in jobs}
     if len(counts) > 1:  # every format is made from the same seed: the counts must agree
         raise SystemExit(f"generator gave different expected counts per format: {counts}")
@@ -604,8 +606,8 @@ def choose_tools(args: argparse.Namespace) -> list[str]:
 
 def benchmark(args: argparse.Namespace, ctx: Context) -> int:
     """The main table; exit status 1 when a tool failed or the counts disagree."""
-    directory = args.workdir / str(args.rows)
-    expected = prepare_inputs(directory, args.rows, args.formats)
+    directory = args.workdir / (f"{args.rows}-mix" if args.mix else str(args.rows))
+    expected = prepare_inputs(directory, args.rows, args.formats, args.mix)
     plan = plan_runs(args, directory, ctx, choose_tools(args))
     if args.verbose:
         for r in plan:
@@ -620,7 +622,8 @@ def benchmark(args: argparse.Namespace, ctx: Context) -> int:
     else:
         for key, value in info:
             print(f"{key + ':':12}{value}")
-        print(f"{'input:':12}{args.rows:,} connections in {directory}, median of {args.repeat} run(s)\n")
+        print(f"{'input:':12}{args.rows:,} connections in {directory}, median of {args.repeat} run(s)"
+              + (" (second mix)" if args.mix else "") + "\n")
     print(render_table(header, result_rows(plan, args.rows), args.markdown))
     print("\n'x faster' = reference seconds / tool seconds (reference: duckdb; zcat for gzip).")
     checks = check_counts(plan, expected)
@@ -808,6 +811,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="SET threads for duckdb; 0 keeps its default, all cores (default: %(default)s)")
     parser.add_argument("--dask", action="store_true",
                         help="local engine vs --engine dask with 1 and 2 workers on 8 gzip archives")
+    parser.add_argument("--mix", action="store_true",
+                        help="the second data mix: eve 49%% flow, 24%% dns, 17%% http, 10%% alert events, "
+                             "about 3%% of connections on a proxy port (files in WORKDIR/ROWS-mix/)")
     parser.add_argument("--evidence", action="store_true",
                         help="--evidence against conn only, on a folder of conn.log, http.log and ssl.log")
     parser.add_argument("--scaling", action="store_true",

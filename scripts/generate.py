@@ -23,6 +23,7 @@ import json
 import random
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
+from functools import partial
 from pathlib import Path
 from typing import IO, Callable, Iterator
 
@@ -105,15 +106,21 @@ def _cases() -> list[tuple[str, bool, int, object]]:
     ]
 
 
-def connections(rows: int, seed: int = 7, every_case_first: bool = False) -> Iterator[Conn]:
+#: The second data mix (`--mix`): more DNS, internal services off the proxy ports, so
+#: that about 3% of connections are on a proxy port (the default mix has about 8%).
+_MIX_WEIGHTS = {"background dns": 1600, "internal service": 160}
+
+
+def connections(rows: int, seed: int = 7, every_case_first: bool = False, mix: bool = False) -> Iterator[Conn]:
     """`rows` connections, reproducible for a seed, each labelled with its verdict.
 
     With `every_case_first`, the first rows hold one connection of every case (each hit
-    kind and each trap), so that even a small file exercises them all.
+    kind and each trap), so that even a small file exercises them all. With `mix`, the
+    cases are weighted as the second benchmark mix.
     """
     rng = random.Random(seed)
     cases = _cases()
-    weights = [c[2] for c in cases]
+    weights = [_MIX_WEIGHTS.get(c[0], c[2]) if mix else c[2] for c in cases]
     ts = BASE_TS
     for i in range(rows):
         if every_case_first and i < len(cases):
@@ -220,6 +227,44 @@ def write_eve(conns: list[Conn] | Iterator[Conn], out: IO[str]) -> None:
         if i % 100 == 99:
             out.write(json.dumps({"timestamp": _eve_time(c.ts, 0), "event_type": "stats",
                                   "stats": {"uptime": i}}) + "\n")
+
+
+def write_eve_mix(conns: list[Conn] | Iterator[Conn], out: IO[str]) -> None:
+    """Suricata eve as the second benchmark mix: about 49% flow, 24% dns, 17% http and
+    10% alert events, lines of about 470 bytes. Every event of a connection carries its
+    flow id and endpoints; alert events of proxy-port flows are logged in the reply
+    direction with `flow.src_ip`, as Suricata 7 does."""
+    _compact = partial(json.dumps, separators=(",", ":"))  # as Suricata writes it
+    for c in conns:
+        base = {"flow_id": c.flow_id, "in_iface": "ens192", "proto": c.proto.upper(),
+                "community_id": f"1:{c.uid[1:]}{c.flow_id % 997:03d}="}
+        ends = {"src_ip": _expand(c.orig_h), "src_port": c.orig_p, "dest_ip": _expand(c.resp_h), "dest_port": c.resp_p}
+        start, end = _eve_time(c.ts, -5), _eve_time(c.ts + c.duration, -5)
+        flow = {"pkts_toserver": c.orig_pkts, "pkts_toclient": c.resp_pkts, "bytes_toserver": c.orig_bytes,
+                "bytes_toclient": c.resp_bytes, "start": start, "end": end, "state": "closed", "reason": "timeout"}
+        pick = c.flow_id % 100
+        if c.resp_p == 53:
+            queries = 2 if pick < 33 else 1
+            for n in range(queries):
+                out.write(_compact({"timestamp": _eve_time(c.ts + 0.01 * n, -5), **base, **ends, "event_type": "dns",
+                                      "dns": {"type": "answer" if n else "query", "id": pick * 331, "rrname":
+                                              f"host{pick}.cdn.example.net", "rrtype": "A", "tx_id": n}}) + "\n")
+        elif c.proto == "tcp" and c.resp_p in (80, 443) and pick < 65:
+            out.write(_compact({"timestamp": _eve_time(c.ts + 0.05, -5), **base, **ends, "event_type": "http",
+                                  "tx_id": 0, "http": {"hostname": f"www{pick}.example.com", "url": f"/static/app.{pick}.js",
+                                                       "http_user_agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64)",
+                                                       "http_method": "GET", "status": 200}}) + "\n")
+        proxy_port = c.proto == "tcp" and c.resp_p in (1080, 3128, 8080)
+        if proxy_port or pick % 5 == 0:
+            reply = {"src_ip": ends["dest_ip"], "src_port": c.resp_p, "dest_ip": ends["src_ip"], "dest_port": c.orig_p}
+            out.write(_compact({"timestamp": _eve_time(c.ts + 0.2, -5), **base, **(reply if proxy_port else ends),
+                                  "event_type": "alert", "alert": {"action": "allowed", "signature_id": 2013028,
+                                                                   "signature": "ET POLICY curl User-Agent Outbound",
+                                                                   "severity": 2},
+                                  "flow": dict(ends, start=start)}) + "\n")
+        out.write(_compact({"timestamp": _eve_time(c.ts + c.duration + 60, -5), **base, **ends, "event_type": "flow",
+                              "app_proto": c.service.split(",")[0] if c.service else "failed", "flow": flow,
+                              "tcp": {"tcp_flags": "1b", "state": "closed"} if c.proto == "tcp" else None}) + "\n")
 
 
 def write_fixtures(directory: Path, rows: int = 300) -> dict[str, int]:
@@ -1326,6 +1371,7 @@ def main() -> None:
                         help="write a sensor folder for --evidence (conn, http, ssl, socks, tunnel, eve) to DIR")
     parser.add_argument("--connections", type=int, default=400, help="with --evidence (default: %(default)s)")
     parser.add_argument("--zeek-format", choices=("tsv", "json"), default="tsv", help="with --evidence")
+    parser.add_argument("--mix", action="store_true", help="with --rows: the second benchmark mix")
     args = parser.parse_args()
     if args.evidence is not None:
         seed = 11 if args.seed is None else args.seed
@@ -1341,11 +1387,11 @@ def main() -> None:
         return
     args.directory.mkdir(parents=True, exist_ok=True)
     writers = {"tsv": ("conn.log", write_zeek_tsv), "json": ("conn.json.log", write_zeek_json),
-               "eve": ("eve.json", write_eve)}
+               "eve": ("eve.json", write_eve_mix if args.mix else write_eve)}
     for fmt in args.formats.split(","):
         name, writer = writers[fmt]
         with open(args.directory / name, "w", buffering=1 << 20) as out:
-            writer(connections(args.rows, 7 if args.seed is None else args.seed), out)  # type: ignore[operator]
+            writer(connections(args.rows, 7 if args.seed is None else args.seed, mix=args.mix), out)  # type: ignore[operator]
         print(args.directory / name)
 
 

@@ -96,6 +96,24 @@ def test_alerts_equal_slow_checker(generated: tuple[Path, list], name: str, chec
     assert result.inputs[0].malformed == 0 and result.inputs[0].balanced
 
 
+def test_the_second_mix_is_shaped_as_said_and_alerts_as_checked(tmp_path: Path) -> None:
+    """bench.py --mix: eve about 49% flow, 24% dns, 17% http and 10% alert events, about
+    3% of connections on a proxy port; the scan agrees with the checker on it."""
+    conns = list(generate.connections(6000, seed=5, mix=True))
+    with open(tmp_path / "eve.json", "w") as out:
+        generate.write_eve_mix(conns, out)
+    events = [json.loads(line) for line in (tmp_path / "eve.json").read_text().splitlines()]
+    share = {kind: sum(e["event_type"] == kind for e in events) / len(events)
+             for kind in ("flow", "dns", "http", "alert")}
+    assert abs(share["flow"] - 0.49) < 0.04 and abs(share["dns"] - 0.24) < 0.03, share
+    assert abs(share["http"] - 0.17) < 0.03 and abs(share["alert"] - 0.10) < 0.03, share
+    on_proxy_port = sum(c.resp_p in (1080, 3128, 8080) for c in conns) / len(conns)
+    assert 0.02 < on_proxy_port < 0.04
+    expected = check_eve(tmp_path / "eve.json")
+    assert expected == {c.flow_id for c in conns if c.expected}
+    assert set(scan([str(tmp_path / "eve.json")]).alerts["suricata.eve.flow_id"]) == expected
+
+
 def test_formats_give_the_same_alerts(generated: tuple[Path, list], tmp_path: Path) -> None:
     """The same connections as TSV, gzip TSV and JSON give the same event ids."""
     directory, _ = generated
