@@ -269,8 +269,9 @@ class ZeekTSVFormat(Format):
             return None
         sep = re.escape(self.separator)
         pattern = rf"^(?:[^{sep}\n]*{sep}){{{self.index['uid']}}}(?P<key>[^{sep}\r\n]*)"
-        # Zeek writes uid second: the key follows the first separator.
-        after = self.separator if self.index["uid"] == 1 else None
+        # Zeek writes uid second: the key follows the first separator (one byte, so that
+        # no byte of a key is taken for it).
+        after = self.separator if self.index["uid"] == 1 and self.separator.isascii() else None
         return KeyCell(pattern, after, (self.separator + "\r\n").encode())
 
     def _proxy_requests(self, lines: pa.Array) -> list[int]:

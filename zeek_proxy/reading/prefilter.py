@@ -204,13 +204,8 @@ def key_prefixes(lines: pa.Array, cell: KeyCell) -> tuple[np.ndarray, np.ndarray
 def _key_values(keys: frozenset[str] | frozenset[int]) -> tuple[pa.Array, pa.Array]:
     """The keys as bytes, and their prefixes (see key_prefixes)."""
     encoded = [str(key).encode() for key in keys]
-    return pa.array(encoded, pa.large_binary()), pa.array(prefix_values(encoded))
-
-
-def prefix_values(keys: list[bytes]) -> np.ndarray:
-    """The prefixes of `keys` (see key_prefixes), sorted, once each."""
-    padded = b"".join(key[:_PREFIX_BYTES].ljust(_PREFIX_BYTES, b"\0") for key in keys)
-    return np.unique(np.frombuffer(padded, "<u8"))
+    padded = b"".join(key[:_PREFIX_BYTES].ljust(_PREFIX_BYTES, b"\0") for key in encoded)
+    return pa.array(encoded, pa.large_binary()), pa.array(np.unique(np.frombuffer(padded, "<u8")))
 
 
 def _extracted_in(lines: pa.Array, pattern: str, values: pa.Array) -> np.ndarray:
