@@ -16,6 +16,7 @@ before every run.
     python scripts/bench.py --scaling                        # peak RSS, 1M vs 4M rows
     python scripts/bench.py --mix                            # the second data mix (eve: flow, dns, http, alert)
     python scripts/bench.py --evidence                       # --evidence vs conn only on a sensor folder
+    python scripts/bench.py --archives                       # a day of 24 hourly gzip archives vs zcat
 
 Files are cached in WORKDIR/ROWS/ (conn.log, conn.json.log, eve.json, conn.log.gz
 compressed with `gzip -6`, gzip's default level, and expected.json holding the
@@ -737,20 +738,48 @@ def evidence_benchmark(args: argparse.Namespace, ctx: Context) -> int:
     return 0 if ok else 1
 
 
-def dask_archives(directory: Path, rows: int) -> Path:
-    """8 hourly zeekctl gzip archives of rows/8 connections each (made once, cached)."""
-    folder = directory / "dask-archives"
-    if len(list(folder.glob("*.log.gz"))) == 8:
+def hourly_archives(directory: Path, rows: int, hours: int, name: str) -> Path:
+    """`hours` hourly zeekctl gzip archives (gzip -6) of rows/hours connections each, as
+    zeekctl leaves a day of conn logs (made once, cached)."""
+    folder = directory / name
+    if len(list(folder.glob("*.log.gz"))) == hours:
         return folder
     folder.mkdir(parents=True, exist_ok=True)
     generator = load_generator()
-    for hour in range(8):
+    for hour in range(hours):
         target = folder / f"conn.{hour:02d}:00:00-{hour + 1:02d}:00:00.log.gz"
         tmp = target.with_suffix(".tmp")
         with gzip.open(tmp, "wt", compresslevel=6) as out:
-            generator.write_zeek_tsv(generator.connections(rows // 8, seed=300 + hour), out)
+            generator.write_zeek_tsv(generator.connections(rows // hours, seed=300 + hour), out)
         tmp.rename(target)
     return folder
+
+
+def dask_archives(directory: Path, rows: int) -> Path:
+    """8 hourly zeekctl gzip archives of rows/8 connections each."""
+    return hourly_archives(directory, rows, 8, "dask-archives")
+
+
+def archives_benchmark(args: argparse.Namespace, ctx: Context) -> int:
+    """A zeekctl day, 24 hourly gzip archives, scanned as a folder, against zcat over the
+    same files (target: 2x zcat)."""
+    folder = hourly_archives(args.workdir / str(args.rows), args.rows, 24, "day-archives")
+    files = sorted(str(p) for p in folder.glob("*.log.gz"))
+    plan = [Result("24 gzip archives", "zeek-proxy", [ctx.zeek_proxy, "scan", "-o", "-", str(folder)], folder),
+            Result("24 gzip archives", "zcat", ["zcat", *files], folder)]
+    run_rounds(plan, args.repeat)
+    zcat = plan[1].median
+    for key, value in machine_info(ctx):
+        print(f"{key + ':':12}{value}")
+    print(f"{'input:':12}{args.rows:,} connections in 24 archives, {folder}, median of {args.repeat}\n")
+    rows = [[r.tool, "-" if r.median is None else f"{r.median:.2f}",
+             "-" if r.median is None or zcat is None else f"{zcat / r.median:.2f}x",
+             "-" if r.peak_rss_mb is None else f"{r.peak_rss_mb:.0f}"] for r in plan]
+    print(render_table(["tool", "median s", "vs zcat", "peak RSS MB"], rows, args.markdown))
+    ours = plan[0].median
+    ok = ours is not None and zcat is not None and zcat / ours >= 2
+    print(f"\ntarget (>= 2x zcat): {'OK' if ok else 'MISSED'}")
+    return 0 if ok else 1
 
 
 def dask_benchmark(args: argparse.Namespace, ctx: Context) -> int:
@@ -809,6 +838,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--skip-slow", action="store_true", help="leave out zat (unless named in --tools)")
     parser.add_argument("--duckdb-threads", type=int, default=0,
                         help="SET threads for duckdb; 0 keeps its default, all cores (default: %(default)s)")
+    parser.add_argument("--archives", action="store_true",
+                        help="a zeekctl day: 24 hourly gzip archives of ROWS/24 connections, against zcat")
     parser.add_argument("--dask", action="store_true",
                         help="local engine vs --engine dask with 1 and 2 workers on 8 gzip archives")
     parser.add_argument("--mix", action="store_true",
@@ -855,6 +886,8 @@ def main(argv: list[str] | None = None) -> None:
         log("warning: /dev/null is not a character device on this machine (something replaced it); "
             "the benchmark does not write to it, but other programs will fill it")
     ctx = Context(python=sys.executable, zeek_proxy=find_zeek_proxy(), duckdb_threads=args.duckdb_threads)
+    if args.archives:
+        sys.exit(archives_benchmark(args, ctx))
     if args.dask:
         sys.exit(dask_benchmark(args, ctx))
     if args.evidence:

@@ -348,7 +348,8 @@ def detect_options(command: Callable[..., Any]) -> Callable[..., Any]:
                      show_default=True, help="Output format."),
         click.option("--fail-on-alert", is_flag=True, help="Exit 1 when at least one alert was produced."),
         click.option("-j", "--jobs", type=click.IntRange(min=1), default=None, metavar="N",
-                     help="Workers that pre-filter raw lines: threads, or processes for large JSON files [default: all cores]."),
+                     help="Workers that pre-filter raw lines: threads, or processes for large files; "
+                          "two or more gzip files are read one per process [default: all cores]."),
         click.option("--since", type=TimeParam(), default=None, metavar="TIME",
                      help="Only connections at or after TIME: ISO 8601, epoch seconds, or now-6m."),
         click.option("--until", type=TimeParam(), default=None, metavar="TIME",

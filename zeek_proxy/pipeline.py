@@ -6,7 +6,9 @@ This is the library entry point the CLI calls; it does no printing and never exi
 from __future__ import annotations
 
 import fnmatch
+import multiprocessing
 import os
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Callable, Iterator, Sequence
@@ -16,6 +18,7 @@ import pandas as pd
 
 from zeek_proxy import core
 from zeek_proxy.reading.reader import Reader
+from zeek_proxy.reading.workers import leave_signals_to_parent
 from zeek_proxy.reading.blocks import MAX_RECORD
 from zeek_proxy.reading.inputs import (
     EVIDENCE_NAME_PATTERNS, HEAD_SIZE, LOG_NAME_PATTERNS, SOCKS_NAME_PATTERNS, OpenLog, Opened, expand, open_log,
@@ -60,7 +63,7 @@ def read_frames(
     prefilter: Prefilter | None = None, jobs: int = 1, progress: Progress | None = None,
     state: State | None = None, max_record: int = MAX_RECORD, warnings: list[str] | None = None,
     names: tuple[str, ...] = LOG_NAME_PATTERNS, logs: frozenset[str] = CONNECTION_LOGS,
-    wanted: Callable[[bytes, type[Format]], bool] | None = None,
+    wanted: Callable[[bytes, type[Format]], bool] | None = None, skip: frozenset[str] = frozenset(),
 ) -> Iterator[pd.DataFrame]:
     """ECS frames of the records in `paths`, input after input.
 
@@ -74,7 +77,7 @@ def read_frames(
     of Zeek logs, those named in `logs` are read; a file for which `wanted(head,
     format)` is false is passed over. Files a folder holds under other names are read
     when they are eve files or Zeek logs of a kind `names` are there for, and passed
-    over otherwise, with one warning naming them.
+    over otherwise, with one warning naming them. Files in `skip` are read elsewhere.
     """
     inputs = inputs if inputs is not None else []
     errors = errors if errors is not None else []
@@ -83,7 +86,7 @@ def read_frames(
     if warnings is not None:
         warnings.extend(expansion.warnings)
     kinds, passed_over = zeek_kinds(names), []
-    for source in [p for p in paths if isinstance(p, Opened)] + expansion.files:
+    for source in [p for p in paths if isinstance(p, Opened)] + [f for f in expansion.files if f not in skip]:
         path, fd = (source.path, source.fd) if isinstance(source, Opened) else (source, None)
         stats = InputStats(path)
         inputs.append(stats)
@@ -244,6 +247,84 @@ def _hits(frame: pd.DataFrame, settings: Settings) -> pd.DataFrame:
     return frame.loc[port | protocol].assign(_detection=np.where(port, core.PORT, core.PROTOCOL)[port | protocol])
 
 
+def _not_deferred(head: bytes, format_class: type[Format]) -> bool:
+    """Whether a file is read in the scan when ssl logs are read after it (`_looked_up`)."""
+    return format_class is EveFormat or zeek_log(head) != "ssl"
+
+
+def _archives(paths: Sequence[str | Opened], names: tuple[str, ...], jobs: int) -> list[str]:
+    """The gzip files among `paths` that are read one per process: a gzip stream inflates
+    on one core, so only reading several at once keeps every core busy. Two or more, when
+    there are several jobs; files a folder holds under other names (judged by content)
+    stay with the main scan."""
+    if jobs < 2 or "-" in paths:
+        return []
+    expansion = expand([p for p in paths if isinstance(p, str)], names)
+    found = [f for f in expansion.files if f not in expansion.sniffed and f.endswith(".gz") and os.path.isfile(f)]
+    return found if len(found) >= 2 else []
+
+
+@dataclass(frozen=True)
+class _ArchiveJob:
+    """What reading one archive needs, inherited by the forked processes."""
+
+    settings: Settings
+    input_format: str
+    prefilter: bool
+    max_record: int
+    names: tuple[str, ...]
+    logs: frozenset[str]
+    defer: bool
+
+
+_archive_job: _ArchiveJob | None = None  # set before the processes fork
+
+
+def _scan_archives(archives: list[str], job: _ArchiveJob, jobs: int, inputs: list[InputStats],
+                   errors: list[InputError], progress: Progress | None) -> tuple[list[pd.DataFrame], list[pd.DataFrame]]:
+    """The hits and tunnel records of `archives`, read one per forked process; their counts
+    and errors are added to `inputs` and `errors` in the order of `archives`."""
+    global _archive_job
+    if not archives:
+        return [], []
+    _archive_job = job
+    hits, tunnels = [], []
+    context = multiprocessing.get_context("fork")
+    try:
+        with ProcessPoolExecutor(min(jobs, len(archives)), mp_context=context,
+                                 initializer=leave_signals_to_parent) as pool:
+            for path, (found, tunnel, counted, failed) in zip(archives, pool.map(_archive_hits, archives)):
+                hits += found
+                tunnels += tunnel
+                inputs += counted
+                errors += failed
+                if progress:
+                    progress.file_done(_size(path))
+                    progress.update(0, inputs)
+    finally:
+        _archive_job = None
+    return hits, tunnels
+
+
+def _archive_hits(path: str) -> tuple[list[pd.DataFrame], list[pd.DataFrame], list[InputStats], list[InputError]]:
+    """One archive read whole in a worker process: its hits, tunnel records, counts, errors."""
+    job = _archive_job
+    assert job is not None
+    inputs: list[InputStats] = []
+    errors: list[InputError] = []
+    hits, tunnels = [], []
+    for frame in read_frames([path], job.input_format, False, inputs, errors,
+                             rule_prefilter(job.settings) if job.prefilter else None, 1, None, None, job.max_record,
+                             None, job.names, job.logs, wanted=_not_deferred if job.defer else None):
+        selected = _hits(frame, job.settings)
+        inputs[-1].matched += len(selected)
+        if not selected.empty:
+            hits.append(selected)
+        if job.settings.evidence:
+            tunnels.append(core.proxy_tunnels(frame))
+    return hits, tunnels, inputs, errors
+
+
 def _looked_up(paths: Sequence[str | Opened], input_format: str, hits: list[pd.DataFrame], jobs: int,
                max_record: int, names: tuple[str, ...],
                counted: tuple[list[InputStats], list[InputError]] | None = None) -> list[pd.DataFrame]:
@@ -298,7 +379,8 @@ def scan(
         strict: parse every record, and stop at the first malformed one: the result has
             the alerts of the records before it, and the MalformedRecordError in `errors`.
         jobs: workers that pre-filter raw lines: threads, or forked processes for large
-            mapped files (default: all cores).
+            mapped files (default: all cores); two or more gzip files are read one per
+            forked process, as many at once.
         prefilter: drop lines that cannot match before parsing them (the same alerts,
             much faster); False parses, and so validates, every record.
         progress: a meter to update as the scan goes.
@@ -321,12 +403,14 @@ def scan(
     # With --evidence, ssl logs (context only) are read once, after the scan, when they
     # can be read then: not from stdin, and without a state to advance as they are read.
     defer = settings.evidence and state is None and not strict and "-" not in paths
+    logs = EVIDENCE_LOGS if settings.evidence else CONNECTION_LOGS
+    archives = _archives(paths, names, jobs) if state is None and not strict else []
+    hits, tunnels = _scan_archives(archives, _ArchiveJob(settings, input_format, prefilter, max_record, names, logs,
+                                                          defer), jobs, inputs, errors, progress)
     frames = read_frames(paths, input_format, strict, inputs, errors,
                          rule_prefilter(settings) if prefilter else None, jobs, progress, state,
-                         max_record, warnings, names, EVIDENCE_LOGS if settings.evidence else CONNECTION_LOGS,
-                         wanted=(lambda head, format_class: format_class is EveFormat or zeek_log(head) != "ssl")
-                         if defer else None)
-    hits, tunnels = [], []
+                         max_record, warnings, names, logs, wanted=_not_deferred if defer else None,
+                         skip=frozenset(archives))
     try:
         for frame in frames:
             selected = _hits(frame, settings)
@@ -337,6 +421,9 @@ def scan(
                 tunnels.append(core.proxy_tunnels(frame))
     except MalformedRecordError as exc:  # --strict: what was read before it still counts
         errors.append(exc)
+    if archives:  # their counts came first: put every input back in the order of the paths
+        order = {path: i for i, path in enumerate(expand([p for p in paths if isinstance(p, str)], names).files)}
+        inputs.sort(key=lambda stats: order.get(stats.path, -1))
     if settings.evidence:
         hits += _looked_up(paths, input_format, hits, jobs, max_record, names,
                            (inputs, errors) if defer else None)

@@ -64,7 +64,7 @@ class StageOne:
             for stream in (sys.stdout, sys.stderr):  # or a child would write its copy again
                 stream.flush()
             self.executor: Executor = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork"),
-                                                          initializer=_leave_signals_to_parent)
+                                                          initializer=leave_signals_to_parent)
         else:
             self.executor = ThreadPoolExecutor(jobs)
 
@@ -80,7 +80,7 @@ class StageOne:
         _inherited = None
 
 
-def _leave_signals_to_parent() -> None:
+def leave_signals_to_parent() -> None:
     """A Ctrl-C reaches the whole process group: the parent stops the workers, which
     would otherwise each print a traceback."""
     for signum in (signal.SIGINT, signal.SIGTERM):
