@@ -81,3 +81,58 @@ def test_a_file_still_changing_is_read_not_mapped(tmp_path: Path) -> None:
     path.write_bytes(b"a\nbb\n" * 10)  # just written: it may still be growing or be truncated
     with open(path, "rb") as stream:
         assert all(b.source is None for b in read_blocks(stream, size=8, max_line=8))
+
+
+# -- gzip is inflated ahead by a thread of its own ----------------------------------------
+
+def _gzip_stream(path: Path, data: bytes):  # type: ignore[no-untyped-def]
+    import gzip as gz
+
+    from zeek_proxy.reading.inputs import open_log
+
+    path.write_bytes(gz.compress(data))
+    return open_log(str(path))
+
+
+def _inflaters() -> list[str]:
+    import threading
+
+    return [t.name for t in threading.enumerate() if t.name == "zeek-proxy-inflate"]
+
+
+def test_a_gzip_file_is_inflated_ahead_into_the_same_blocks(tmp_path: Path) -> None:
+    data = b"".join(b"line %d %s\n" % (i, b"x" * (i % 50)) for i in range(40_000))
+    with _gzip_stream(tmp_path / "a.log.gz", data) as log:
+        got = list(read_blocks(log.stream, size=64 << 10))
+    assert b"".join(bytes(b.data) for b in got) == data and len(got) > 10
+    assert all(bytes(b.data).endswith(b"\n") for b in got)
+    assert not _inflaters()
+
+
+def test_a_reader_that_stops_early_ends_the_inflating_thread(tmp_path: Path) -> None:
+    data = b"".join(b"line %d\n" % i for i in range(200_000))
+    with _gzip_stream(tmp_path / "a.log.gz", data) as log:
+        blocks_read = read_blocks(log.stream, size=64 << 10)
+        first = next(blocks_read)
+        assert _inflaters()
+        blocks_read.close()
+        assert not _inflaters()
+    assert bytes(first.data).startswith(b"line 0\n")
+
+
+def test_a_broken_gzip_file_gives_its_whole_lines_then_the_error(tmp_path: Path) -> None:
+    import gzip as gz
+
+    from zeek_proxy.reading.inputs import GZIP_ERRORS, open_log
+
+    data = b"".join(b"line %d\n" % i for i in range(200_000))
+    packed = gz.compress(data)
+    (tmp_path / "cut.log.gz").write_bytes(packed[: len(packed) // 2])
+    got: list[bytes] = []
+    with open_log(str(tmp_path / "cut.log.gz")) as log:
+        with pytest.raises((OSError, *GZIP_ERRORS)):
+            for block in read_blocks(log.stream, size=64 << 10):
+                got.append(bytes(block.data))
+    text = b"".join(got)
+    assert len(text) > 100_000 and data.startswith(text) and text.endswith(b"\n")
+    assert not _inflaters()

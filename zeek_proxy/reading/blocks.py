@@ -12,7 +12,9 @@ from __future__ import annotations
 import io
 import mmap
 import os
+import queue
 import stat
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Iterator
@@ -21,7 +23,7 @@ import numpy as np
 import pyarrow as pa
 
 from zeek_proxy.choices import MAX_RECORD
-from zeek_proxy.reading.inputs import GZIP_ERRORS
+from zeek_proxy.reading.inputs import GZIP_ERRORS, is_inflating
 
 BLOCK_SIZE = 12 << 20
 #: A mapped file's first block is at most this large: the main thread judges it alone
@@ -73,6 +75,14 @@ def read_blocks(stream: BinaryIO, size: int | None = None, hold_partial: bool = 
     if mapped is not None:
         yield from _mapped_blocks(*mapped, size, max_line, in_use)
         return
+    if not hold_partial and is_inflating(stream):
+        yield from _read_ahead(_stream_blocks(stream, size, hold_partial, max_line))
+        return
+    yield from _stream_blocks(stream, size, hold_partial, max_line)
+
+
+def _stream_blocks(stream: BinaryIO, size: int, hold_partial: bool, max_line: int) -> Iterator[Block]:
+    """`read_blocks` over a stream: each block read into a buffer of its own."""
     # readinto1 returns what one underlying read gives, so a break loses nothing read before it.
     readinto = getattr(stream, "readinto1", None) or stream.readinto  # type: ignore[attr-defined]
     # Files and pipes fill a block in as few reads as they can; only decompressors go
@@ -110,6 +120,49 @@ def read_blocks(stream: BinaryIO, size: int | None = None, hold_partial: bool = 
             raise error
         if eof:
             return
+
+
+#: Blocks a read-ahead thread may have ready before the reader takes them.
+READ_AHEAD = 2
+_END = object()
+
+
+def _read_ahead(blocks: Iterator[Block], depth: int = READ_AHEAD) -> Iterator[Block]:
+    """`blocks`, made by a thread of their own up to `depth` ahead. Inflating releases
+    the GIL: a gzip file inflates on one core while the reader parses and hands out work
+    on the other (one gzip scan used 1.15 cores before). A break in the stream is raised
+    in order, after the blocks read before it."""
+    ready: queue.Queue[Any] = queue.Queue(depth)
+    stop = threading.Event()
+
+    def put(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                ready.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for block in blocks:
+                if not put(block):
+                    return
+            put(_END)
+        except BaseException as exc:  # handed to the reader, raised there
+            put(exc)
+
+    thread = threading.Thread(target=produce, name="zeek-proxy-inflate", daemon=True)
+    thread.start()
+    try:
+        while (item := ready.get()) is not _END:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()  # the reader is done, or gave up: the thread ends before the file closes
+        thread.join()
 
 
 def _memory_map(stream: BinaryIO) -> tuple[mmap.mmap, int] | None:

@@ -211,6 +211,11 @@ class _Gunzip(io.RawIOBase):
                 return len(out)
 
 
+def is_inflating(stream: BinaryIO) -> bool:
+    """Whether `stream` is a gzip file being inflated (see `_Gunzip`)."""
+    return isinstance(getattr(stream, "raw", None), _Gunzip)
+
+
 def _gunzip(raw: BinaryIO) -> BinaryIO:
     return io.BufferedReader(_Gunzip(raw), BUFFER)  # type: ignore[return-value]
 
