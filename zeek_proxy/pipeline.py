@@ -312,17 +312,26 @@ def _archive_hits(path: str) -> tuple[list[pd.DataFrame], list[pd.DataFrame], li
     assert job is not None
     inputs: list[InputStats] = []
     errors: list[InputError] = []
-    hits, tunnels = [], []
-    for frame in read_frames([path], job.input_format, False, inputs, errors,
-                             rule_prefilter(job.settings) if job.prefilter else None, 1, None, None, job.max_record,
-                             None, job.names, job.logs, wanted=_not_deferred if job.defer else None):
-        selected = _hits(frame, job.settings)
+    hits: list[pd.DataFrame] = []
+    tunnels: list[pd.DataFrame] = []
+    _judge(read_frames([path], job.input_format, False, inputs, errors,
+                       rule_prefilter(job.settings) if job.prefilter else None, 1, None, None, job.max_record,
+                       None, job.names, job.logs, wanted=_not_deferred if job.defer else None),
+           job.settings, inputs, hits, tunnels)
+    return hits, tunnels, inputs, errors
+
+
+def _judge(frames: Iterator[pd.DataFrame], settings: Settings, inputs: list[InputStats],
+           hits: list[pd.DataFrame], tunnels: list[pd.DataFrame]) -> None:
+    """The rule over each frame as it is read: its hits (counted to the input being read)
+    and, with --evidence, its tunnel records are kept; the rest is let go."""
+    for frame in frames:
+        selected = _hits(frame, settings)
         inputs[-1].matched += len(selected)
         if not selected.empty:
             hits.append(selected)
-        if job.settings.evidence:
+        if settings.evidence:
             tunnels.append(core.proxy_tunnels(frame))
-    return hits, tunnels, inputs, errors
 
 
 def _looked_up(paths: Sequence[str | Opened], input_format: str, hits: list[pd.DataFrame], jobs: int,
@@ -412,13 +421,7 @@ def scan(
                          max_record, warnings, names, logs, wanted=_not_deferred if defer else None,
                          skip=frozenset(archives))
     try:
-        for frame in frames:
-            selected = _hits(frame, settings)
-            inputs[-1].matched += len(selected)
-            if not selected.empty:
-                hits.append(selected)
-            if settings.evidence:
-                tunnels.append(core.proxy_tunnels(frame))
+        _judge(frames, settings, inputs, hits, tunnels)
     except MalformedRecordError as exc:  # --strict: what was read before it still counts
         errors.append(exc)
     if archives:  # their counts came first: put every input back in the order of the paths
