@@ -15,6 +15,7 @@ holds 100,000 new-terms combinations.
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib.util
 import random
 import subprocess
@@ -30,6 +31,7 @@ SAAS_PORTS = [8080, 3128, 1080]
 BEACONS = [("10.20.3.41", "185.220.101.9"), ("10.20.7.12", "185.220.101.9"), ("10.30.1.5", "91.92.240.17")]
 
 
+@functools.lru_cache(maxsize=1)  # loaded once, whoever asks
 def load_generator():  # type: ignore[no-untyped-def]
     spec = importlib.util.spec_from_file_location("generate", ROOT / "scripts" / "generate.py")
     module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]

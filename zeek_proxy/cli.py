@@ -143,6 +143,11 @@ def _keep(ctx: click.Context, param: click.Parameter, value: Any) -> None:
     ctx.meta[f"zeek_proxy.{param.name}"] = value
 
 
+def _fields(text: str) -> tuple[str, ...]:
+    """A comma list of alert fields (--group-by, --new-terms), blanks left out."""
+    return tuple(f.strip() for f in text.split(",") if f.strip())
+
+
 def _suppression(meta: dict[str, Any], configured: Suppression | None) -> Suppression | None:
     """--suppress-for, --group-by and --no-suppress-missing over the config's [suppression]."""
     from zeek_proxy.core.suppression import Suppression, check_group_by, parse_duration
@@ -153,7 +158,7 @@ def _suppression(meta: dict[str, Any], configured: Suppression | None) -> Suppre
         raise click.UsageError("--group-by and --no-suppress-missing go with --suppress-for (or a [suppression] table)")
     try:
         seconds = parse_duration(text) if text is not None else configured.seconds  # type: ignore[union-attr]
-        group_by = check_group_by(tuple(f.strip() for f in fields.split(",") if f.strip())) if fields is not None \
+        group_by = check_group_by(_fields(fields)) if fields is not None \
             else configured.group_by if configured else DEFAULT_GROUP_BY
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
@@ -234,7 +239,7 @@ def _new_terms(meta: dict[str, Any]) -> NewTerms | None:
             raise click.UsageError("--history goes with --new-terms")
         return None
     try:
-        chosen = check_group_by(tuple(f.strip() for f in fields.split(",") if f.strip()))
+        chosen = check_group_by(_fields(fields))
         seconds = parse_duration(history) if history is not None else DEFAULT_HISTORY
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
@@ -447,11 +452,11 @@ def scan(paths: tuple[str, ...], input_format: str, output: str, strict: bool,
             finally:
                 if meter:
                     meter.close()
+        written = with_suppressed(result) if show_suppressed else result.alerts
         with INTERRUPTS.held():  # the alerts and the checkpoint together, or neither
-            deliver(with_suppressed(result) if show_suppressed else result.alerts, output, to, state)
+            deliver(written, output, to, state)
         if report_path:
-            _scan_report(with_suppressed(result) if show_suppressed else result.alerts, report_path,
-                         settings, result.allow_counts)
+            _scan_report(written, report_path, settings, result.allow_counts)
     except ZeekProxyError as exc:
         raise CLIError(exc) from None
     except Interrupted as exc:

@@ -7,6 +7,7 @@ import csv
 import pandas as pd
 
 from zeek_proxy.core.rule import RULES
+from zeek_proxy.core.suppression import DOCS_COUNT, END, START
 from zeek_proxy.emit.base import Emitter, iso_times, python_values
 from zeek_proxy.schema import SUPPRESSED_BY
 
@@ -20,8 +21,7 @@ COLUMNS = (
     "observer.name",
 )
 #: CSV names of the suppression fields.
-_RENAMED = {"suppression_count": "kibana.alert.suppression.docs_count",
-            "first_seen": "kibana.alert.suppression.start", "last_seen": "kibana.alert.suppression.end"}
+_RENAMED = {DOCS_COUNT: "suppression_count", START: "first_seen", END: "last_seen"}
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -43,7 +43,7 @@ class CSVEmitter(Emitter):
     def write(self, alerts: pd.DataFrame) -> None:
         if "rule.id" in alerts:
             alerts = alerts.assign(**{"rule.name": [RULES[r].name if r in RULES else None for r in alerts["rule.id"]]})
-        alerts = alerts.rename(columns={ecs: name for name, ecs in _RENAMED.items()})
+        alerts = alerts.rename(columns=_RENAMED)
         columns = [
             iso_times(alerts[c]) if c == "@timestamp"
             else python_values(alerts[c]) if c in alerts else [None] * len(alerts)

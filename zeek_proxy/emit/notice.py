@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 
 from zeek_proxy.core.rule import PROTOCOL_RULE, RULE
+from zeek_proxy.core.suppression import DOCS_COUNT, FOR, TERMS
 from zeek_proxy.emit.base import Emitter, epoch_seconds, python_values
 from zeek_proxy.schema import SUPPRESSED_BY
 
@@ -89,13 +90,13 @@ def notice_records(alerts: pd.DataFrame) -> list[dict[str, Any]]:
             value = get(name)
             if value is not None:
                 sub.append(f"{key}={','.join(value) if isinstance(value, (list, tuple)) else value}")
-        terms = get("kibana.alert.suppression.terms")
+        terms = get(TERMS)
         if terms:  # --suppress-for: the group, as Zeek's $identifier would name it
             sub.append("suppression=" + ",".join(f"{t['field']}={t['value']}" for t in terms))
         suppressed_by = get(SUPPRESSED_BY)
         if suppressed_by is not None:  # --show-suppressed
             sub.append(f"suppressed_by={suppressed_by}")
-        count = get("kibana.alert.suppression.docs_count")
+        count = get(DOCS_COUNT)
         records.append({
             "ts": ts[i],
             "uid": get("zeek.session_id"),
@@ -110,7 +111,7 @@ def notice_records(alerts: pd.DataFrame) -> list[dict[str, Any]]:
             "peer_descr": get("observer.name"),  # the sensor, as a Zeek cluster names its nodes
             "actions": [ACTION],
             "email_dest": [],
-            "suppress_for": get("zeek_proxy.suppress_for") or SUPPRESS_FOR,
+            "suppress_for": get(FOR) or SUPPRESS_FOR,
         })
     return records
 

@@ -17,10 +17,13 @@ from typing import Any, BinaryIO, Iterable, Iterator
 import orjson
 import pandas as pd
 
+from zeek_proxy.core.rule import PROTOCOL_RULE, RULE
 from zeek_proxy.errors import InputError, SourceLocation
 
 #: The two detections, always counted (0 when absent), in this order.
-DETECTIONS = ("Proxy Port Activity to the Internet", "Proxy Protocol to the Internet")
+DETECTIONS = (RULE.name, PROTOCOL_RULE.name)
+#: The chart's series for hits an allow entry kept from alerting.
+ALLOWLISTED = "allowlisted (not alerted)"
 #: Shown in the groups table at most; the rest are summed in a note.
 MAX_GROUPS = 2_000
 #: Rows of the alert table at most (spread over the groups shown); the NDJSON has them all.
@@ -122,8 +125,8 @@ def _obj(item: Any) -> dict[str, Any]:
     return item if isinstance(item, dict) else {}
 
 
-COLUMNS = ("ts", "rule", "src", "sport", "dst", "port", "domain", "transport", "evidence", "input",
-           "line", "allowed_by", "hits_folded", "window", "window_start", "window_end", "new_terms",
+COLUMNS = ("ts", "rule", "src", "sport", "dst", "port", "domain", "evidence", "input",
+           "line", "allowed_by", "hits_folded", "window", "window_end", "new_terms",
            "session", "event_id", "sensor")
 
 
@@ -194,12 +197,12 @@ def collect(documents: Iterable[dict[str, Any]]) -> Alerts:
             _text(get("@timestamp")), _text(name) or "(no rule.name)",
             _text(source.get("ip")), _int(source.get("port")),
             _text(destination.get("ip")), _int(destination.get("port")),
-            domain, _text(_obj(get("network")).get("transport")), _evidence(evidence),
+            domain, _evidence(evidence),
             _text(_obj(_obj(get("log")).get("file")).get("path")) or "(no log.file.path)",
             _int(zeek_proxy.get("line")), _text(allowed_by),
             _int(suppression.get("docs_count")),
             zeek_proxy.get("suppress_for") if suppression else None,
-            _text(suppression.get("start")), _text(suppression.get("end")),
+            _text(suppression.get("end")),
             " ".join(map(str, new_terms)) if isinstance(new_terms, list) else _text(new_terms),
             _text(session), _text(event.get("id")), _text(_obj(get("observer")).get("name")),
         )
@@ -321,12 +324,12 @@ def summarise(alerts: Alerts, info: RunInfo | None = None) -> Summary:
     bin_name, freq = _bin(first, last)
     timed = frame.dropna(subset=["ts"])
     bins = timed["ts"].dt.tz_localize(None).dt.floor(freq)
-    series = timed["rule"].where(~timed["allowed"], "allowlisted (not alerted)")
+    series = timed["rule"].where(~timed["allowed"], ALLOWLISTED)
     over_time = pd.crosstab(bins, series) if len(timed) else pd.DataFrame()
     order = [c for c in (*DETECTIONS, *sorted(set(over_time.columns) - set(DETECTIONS)))
-             if c in over_time.columns and c != "allowlisted (not alerted)"]
-    if "allowlisted (not alerted)" in over_time.columns:
-        order.append("allowlisted (not alerted)")
+             if c in over_time.columns and c != ALLOWLISTED]
+    if ALLOWLISTED in over_time.columns:
+        order.append(ALLOWLISTED)
     over_time = over_time[order] if len(over_time) else over_time
 
     by_evidence = None
@@ -411,8 +414,11 @@ def _groups(frame: pd.DataFrame, alerts: Alerts) -> tuple[pd.DataFrame, int]:
     return table.reset_index(), count
 
 
+_SHORT = dict(zip(DETECTIONS, ("port", "protocol")))
+
+
 def _short(rule: str) -> str:
-    return {"Proxy Port Activity to the Internet": "port", "Proxy Protocol to the Internet": "protocol"}.get(rule, rule)
+    return _SHORT.get(rule, rule)
 
 
 def _alert_rows(frame: pd.DataFrame, groups: pd.DataFrame) -> tuple[pd.DataFrame, int]:

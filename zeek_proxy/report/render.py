@@ -21,9 +21,8 @@ from bokeh.plotting import figure
 from bokeh.resources import Resources
 
 from zeek_proxy import __version__
-from zeek_proxy.report.data import DETECTIONS, MAX_ALERT_ROWS, MAX_GROUPS, NO_EVIDENCE, Summary
+from zeek_proxy.report.data import ALLOWLISTED, DETECTIONS, MAX_ALERT_ROWS, MAX_GROUPS, NO_EVIDENCE, Summary
 
-ALLOWLISTED = "allowlisted (not alerted)"
 COLOURS = {DETECTIONS[0]: "#1f77b4", DETECTIONS[1]: "#d62728", ALLOWLISTED: "#b0b0b0"}
 WIDTH = 1200
 TOOLS = "xpan,xwheel_zoom,box_zoom,reset,save"
@@ -151,6 +150,7 @@ def _table_data(summary: Summary) -> dict[str, Any]:
 
     rules = list(dict.fromkeys([*DETECTIONS, *summary.alert_rows["rule"].astype(str)]))
     inputs = list(dict.fromkeys(summary.alert_rows["input"].astype(str)))
+    rule_at, input_at = ({value: i for i, value in enumerate(values)} for values in (rules, inputs))
     alert_columns = [("time", "time (UTC)", "text"), ("rule", "detection", "enum"),
                      ("src", "source", "text"), ("sport", "sport", "num"),
                      ("dst", "destination", "text"), ("port", "port", "num")]
@@ -167,8 +167,8 @@ def _table_data(summary: Summary) -> dict[str, Any]:
     frame = summary.alert_rows
     picked = {
         "time": [_time(t) for t in frame["ts"]],
-        "rule": [rules.index(r) for r in frame["rule"].astype(str)],
-        "input": [inputs.index(p) for p in frame["input"].astype(str)],
+        "rule": [rule_at[r] for r in frame["rule"].astype(str)],
+        "input": [input_at[p] for p in frame["input"].astype(str)],
         "folded": frame["hits_folded"],
     }
     alert_rows: list[list[Any]] = [[] for _ in range(len(frame))]
