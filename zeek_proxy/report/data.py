@@ -17,11 +17,10 @@ from typing import Any, BinaryIO, Iterable, Iterator
 import orjson
 import pandas as pd
 
-from zeek_proxy.core.rule import PROTOCOL_RULE, RULE
 from zeek_proxy.errors import InputError, SourceLocation
 
 #: The two detections, always counted (0 when absent), in this order.
-DETECTIONS = (RULE.name, PROTOCOL_RULE.name)
+DETECTIONS = ("Proxy Port Activity to the Internet", "Proxy Protocol to the Internet")  # the rules' names
 #: The chart's series for hits an allow entry kept from alerting.
 ALLOWLISTED = "allowlisted (not alerted)"
 #: Shown in the groups table at most; the rest are summed in a note.
