@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pyarrow as pa
 import pytest
 from hypothesis import example, given, strategies as st
@@ -11,7 +12,7 @@ from hypothesis import example, given, strategies as st
 from zeek_proxy.reading import linescan
 from zeek_proxy.reading.blocks import Block, lines_of
 from zeek_proxy.formats.jsonlines import _destination_kept
-from zeek_proxy.reading.prefilter import KeyCell, keyed_lines, not_starting_with
+from zeek_proxy.reading.prefilter import KeyCell, _before_first, keyed_lines, not_starting_with
 from zeek_proxy.formats.values import address
 from zeek_proxy.formats.zeek_tsv import ZeekTSVFormat, unescape
 from zeek_proxy.config import DEFAULT_SETTINGS
@@ -161,3 +162,16 @@ def test_json_lookup_finds_what_extraction_finds(uids: list[tuple[str, bool, boo
     lines = [_json_line(uid, spaced, earlier) for uid, spaced, earlier in uids]
     wanted = frozenset(keys) | {uids[0][0], "C1"}
     assert keyed_lines(_block_lines(lines), _JSON_UID, wanted).tolist() == _slowly(lines, _JSON_UID, wanted)
+
+
+@given(words=st.lists(st.binary(min_size=8, max_size=8), min_size=1, max_size=20),
+       wanted=st.binary(min_size=1, max_size=3))
+@example(words=[b"\x00\x01\x80\xff\t\t\x00\x01"], wanted=b"\x00")
+@example(words=[b"\x01\x00\x00\x00\x00\x00\x00\x00"], wanted=b"\x01\x80")
+def test_bytes_before_the_first_wanted_byte(words: list[bytes], wanted: bytes) -> None:
+    """The word-at-a-time search keeps exactly the bytes before the first wanted one
+    (borrows from a zero byte must not flag a byte below it)."""
+    kept = _before_first(np.frombuffer(b"".join(words), "<u8"), wanted)
+    for word, mask in zip(words, kept.tolist()):
+        first = next((i for i, byte in enumerate(word) if byte in wanted), 8)
+        assert mask == (1 << (8 * first)) - 1

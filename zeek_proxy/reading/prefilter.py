@@ -18,7 +18,6 @@ from functools import lru_cache
 from typing import Any, Callable
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -170,8 +169,8 @@ def keyed_lines(lines: pa.Array, cell: KeyCell, keys: frozenset[str] | frozenset
 
 
 _PREFIX_BYTES = 8  # a key's first bytes, zero-padded, read as one integer
-#: The bytes of a prefix kept when the key ends after 0, 1, ... 8 of them.
-_KEPT = np.array([(1 << (8 * n)) - 1 for n in range(_PREFIX_BYTES + 1)], dtype=np.uint64)
+_ONES = np.uint64(0x0101010101010101)
+_HIGH = np.uint64(0x8080808080808080)
 
 
 def key_prefixes(lines: pa.Array, cell: KeyCell) -> tuple[np.ndarray, np.ndarray]:
@@ -180,24 +179,39 @@ def key_prefixes(lines: pa.Array, cell: KeyCell) -> tuple[np.ndarray, np.ndarray
     assert cell.after is not None
     at = pc.find_substring(lines, cell.after).to_numpy(zero_copy_only=False)
     data = np.frombuffer(lines.buffers()[2], dtype=np.uint8)
+    words = _words(data)
     begins = line_offsets(lines)[:-1] + at + len(cell.after)
     readable = (at >= 0) & (begins + _PREFIX_BYTES <= len(data))
     unclear = (at >= 0) & ~readable
-    if len(data) < _PREFIX_BYTES:
-        return np.zeros(len(lines), dtype=np.uint64), unclear
-    window = sliding_window_view(data, _PREFIX_BYTES)[np.where(readable, begins, 0)]
-    ended = np.zeros(window.shape, dtype=bool)
-    for end in cell.ends:
-        ended |= window == end
-    length = np.where(ended.any(axis=1), ended.argmax(axis=1), _PREFIX_BYTES)
     if cell.unless is not None:
         other = pc.find_substring(lines, cell.unless).to_numpy(zero_copy_only=False)
         moved = other != at
         readable &= ~moved
         unclear |= moved & (other >= 0)
-    prefixes = window.view("<u8").ravel() & _KEPT[length]
+    if not len(words):
+        return np.zeros(len(lines), dtype=np.uint64), unclear
+    key = words[np.where(readable, begins, 0)]
+    prefixes = key & _before_first(key, cell.ends)
     prefixes[~readable] = 0
     return prefixes, unclear
+
+
+def _words(data: np.ndarray) -> np.ndarray:
+    """The 8 bytes from every offset of `data` as one little-endian integer: a view, so
+    that one gather reads a whole word per line."""
+    return np.ndarray((max(len(data) - 7, 0),), dtype="<u8", buffer=data, strides=(1,))
+
+
+def _before_first(words: np.ndarray, wanted: bytes) -> np.ndarray:
+    """For each word, a mask of its bytes before the first one that is in `wanted` (all
+    eight when none is). The lowest byte that the zero-byte test flags in `word ^ byte`
+    is exact: a borrow only runs upwards from a true zero."""
+    hit = np.zeros(len(words), dtype=np.uint64)
+    for byte in wanted:
+        x = words ^ (_ONES * np.uint64(byte))
+        hit |= (x - _ONES) & ~x & _HIGH
+    lowest = hit & (~hit + np.uint64(1))
+    return (lowest >> np.uint64(7)) - np.uint64(1)  # no hit: 0 - 1 wraps to every byte
 
 
 @lru_cache(maxsize=8)  # the same keys for every block of a lookup
