@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from zeek_proxy.reading.blocks import line_offsets
+from zeek_proxy.reading.linescan import containing, literal_database
 from zeek_proxy.core.networks import END, NEVER, NetworkSet
 from zeek_proxy.core.rule import Endpoints
 
@@ -33,6 +34,14 @@ class Lookup:
 
     uids: frozenset[str] = frozenset()
     flow_ids: frozenset[int] = frozenset()
+
+    def prepared(self) -> Lookup:
+        """This lookup, its literal searches compiled now, before workers fork, so that
+        they inherit them rather than each compiling its own."""
+        for keys in (self.uids, self.flow_ids):
+            if keys:
+                literal_database(key_literals(keys))
+        return self
 
 
 @dataclass(frozen=True)
@@ -148,21 +157,24 @@ class KeyCell:
 
 def keyed_lines(lines: pa.Array, cell: KeyCell, keys: frozenset[str] | frozenset[int]) -> np.ndarray:
     """Indices of lines whose key, the group `key` of `cell.pattern` written as text, is
-    one of `keys`, however many keys there are (Hyperscan's literal matcher took longer
-    to compile thousands of keys than this takes to run).
+    one of `keys`, however many keys there are.
 
-    Where the key's place is known (`cell.after`), only lines whose key begins with the
-    first 8 bytes of one of `keys` (one substring search and one integer lookup per
-    line), and lines where that cannot be told, are extracted with the pattern: 2.5
-    times faster than extracting every line's key.
+    Only candidates are extracted with the pattern: the lines holding the text of some
+    key anywhere (one Hyperscan pass in literal mode: 4,000 keys compile in 0.07 s and
+    a 141 MB http.log is searched in 0.05 s, seven times less than the way below) or,
+    without Hyperscan and where the key's place is known (`cell.after`), the lines whose
+    key begins with the first 8 bytes of one of `keys` (one substring search and one
+    integer lookup per line), and lines where that cannot be told.
     """
     if not keys or not len(lines):
         return np.zeros(0, dtype=np.int64)
     values, prefixes = _key_values(keys)
-    if cell.after is None:
+    maybe = containing(lines, key_literals(keys))  # a line holding a key holds its text
+    if maybe is None and cell.after is None:
         return _extracted_in(lines, cell.pattern, values)
-    first, unclear = key_prefixes(lines, cell)
-    maybe = np.flatnonzero(pc.is_in(pa.array(first), value_set=prefixes).to_numpy(zero_copy_only=False) | unclear)
+    if maybe is None:
+        first, unclear = key_prefixes(lines, cell)
+        maybe = np.flatnonzero(pc.is_in(pa.array(first), value_set=prefixes).to_numpy(zero_copy_only=False) | unclear)
     if not len(maybe):
         return maybe
     return maybe[_extracted_in(lines.take(pa.array(maybe)), cell.pattern, values)]
@@ -215,6 +227,12 @@ def _before_first(words: np.ndarray, wanted: bytes) -> np.ndarray:
 
 
 @lru_cache(maxsize=8)  # the same keys for every block of a lookup
+def key_literals(keys: frozenset[str] | frozenset[int]) -> frozenset[bytes]:
+    """The keys as they are written in a line (`linescan.containing` looks for them)."""
+    return frozenset(str(key).encode() for key in keys)
+
+
+@lru_cache(maxsize=8)
 def _key_values(keys: frozenset[str] | frozenset[int]) -> tuple[pa.Array, pa.Array]:
     """The keys as bytes, and their prefixes (see key_prefixes)."""
     encoded = [str(key).encode() for key in keys]
