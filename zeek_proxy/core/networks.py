@@ -95,7 +95,12 @@ class NetworkSet:
 
     def first_holding(self, addresses: pd.Series) -> np.ndarray:
         """For each address, the first network holding it as text (None: none does);
-        `find` for a whole column."""
+        `find` for a whole column. A short column (a run's alerts) is judged once per
+        distinct value, against every network at once."""
+        if len(addresses) <= _FEW:
+            codes, uniques = pd.factorize(addresses, use_na_sentinel=True)
+            names = np.array([None, *(self._first_name(u) for u in uniques.tolist())], dtype=object)
+            return names[codes + 1]
         found = np.full(len(addresses), None, dtype=object)
         open_ = np.ones(len(addresses), dtype=bool)
         for net in self.networks:
@@ -139,29 +144,31 @@ class NetworkSet:
 
     def holds(self, text: object) -> bool:
         """Whether `text` names an address in one of the networks: `contains` for one
-        value, without a frame (the pre-filter asks this of a few values per block).
-        `inet_pton` reads the usual text, as strictly as `ipaddress` (no leading zeros);
-        `ipaddress` decides what it refuses (IPv6 scope ids)."""
-        packed = packed_address(text) if isinstance(text, str) else None
-        if packed is None:
+        value, without a frame (the pre-filter asks this of a few values per block)."""
+        number = _number(text)
+        if number is None:
             return False
-        value, version = int.from_bytes(packed, "big"), 4
-        if len(packed) == 16:
-            if value >> 32 == 0xFFFF:  # IPv4-mapped: judged as IPv4, as in `find`
-                value &= 0xFFFFFFFF
-            else:
-                version = 6
-        for mask, base in self._masks[version]:  # a loop: any() of a generator took twice as long
+        value, version = number
+        for mask, base, _ in self._masks[version]:  # a loop: any() of a generator took twice as long
             if value & mask == base:
                 return True
         return False
 
+    def _first_name(self, text: object) -> str | None:
+        """The first network holding `text` (as `holds` reads it), by name."""
+        number = _number(text)
+        if number is None:
+            return None
+        value, version = number
+        return next((name for mask, base, name in self._masks[version] if value & mask == base), None)
+
     @cached_property
-    def _masks(self) -> dict[int, list[tuple[int, int]]]:
-        """(netmask, network address) as integers, per IP version."""
-        masks: dict[int, list[tuple[int, int]]] = {4: [], 6: []}
+    def _masks(self) -> dict[int, list[tuple[int, int, str]]]:
+        """(netmask, network address) as integers, and the network's name, per IP
+        version, in the order of the networks."""
+        masks: dict[int, list[tuple[int, int, str]]] = {4: [], 6: []}
         for net in self.networks:
-            masks[net.version].append((int(net.netmask), int(net.network_address)))
+            masks[net.version].append((int(net.netmask), int(net.network_address), str(net)))
         return masks
 
     def __str__(self) -> str:
@@ -169,6 +176,21 @@ class NetworkSet:
 
     def to_list(self) -> list[str]:
         return [str(n) for n in self.networks]
+
+
+def _number(text: object) -> tuple[int, int] | None:
+    """An address's text as an integer and its IP version (an IPv4-mapped IPv6 address
+    as IPv4, as in `find`), or None. `inet_pton` reads the usual text, as strictly as
+    `ipaddress` (no leading zeros); `ipaddress` decides what it refuses (IPv6 scope ids)."""
+    packed = packed_address(text) if isinstance(text, str) else None
+    if packed is None:
+        return None
+    value = int.from_bytes(packed, "big")
+    if len(packed) == 4:
+        return value, 4
+    if value >> 32 == 0xFFFF:
+        return value & 0xFFFFFFFF, 4
+    return value, 6
 
 
 #: An RE2 pattern no text matches (RE2 has no `(?!)`).
