@@ -102,9 +102,15 @@ def json_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
             micros = series.to_numpy(dtype="datetime64[us]").astype("int64").tolist()
             columns[name] = [None if missing else v for v, missing in zip(micros, series.isna().tolist())]
         else:
-            values = series.astype(object).where(series.notna(), None).tolist()
-            columns[name] = [v.item() if hasattr(v, "item") else v for v in values]
+            columns[name] = plain_values(series)
     return [{k: v[i] for k, v in columns.items() if v[i] is not None} for i in range(len(frame))]
+
+
+def plain_values(column: pd.Series) -> list[Any]:
+    """A column's values as plain Python scalars (numpy's unwrapped), nulls as None:
+    what JSON, comparisons and messages want, at list speed."""
+    values = column.astype(object).where(column.notna(), None).tolist()
+    return [v.item() if hasattr(v, "item") else v for v in values]
 
 
 def frame_from_json_rows(records: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame:

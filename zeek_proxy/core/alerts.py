@@ -18,7 +18,7 @@ import pandas as pd
 from zeek_proxy.core.community_id import fill_community_id
 from zeek_proxy.core.evidence import CONTEXT, DOMAIN, EVIDENCE, PORT, gather
 from zeek_proxy.core.rule import PROTOCOL_RULE, RULE, RuleMeta
-from zeek_proxy.schema import CONNECT, ECS_COLUMNS, HTTP, PROXY_REQUEST, SOCKS, TLS
+from zeek_proxy.schema import CONNECT, ECS_COLUMNS, HTTP, PROXY_REQUEST, SOCKS, TLS, plain_values
 
 if TYPE_CHECKING:  # config imports core.networks; only the type is needed here
     from zeek_proxy.config import Settings
@@ -121,7 +121,7 @@ def finalize(alerts: pd.DataFrame, settings: Settings) -> pd.DataFrame:
     out["event.id"] = [event_id(key, rule.id) for key, rule in zip(alerts["_key"].tolist(), rules)]
     out["zeek_proxy.internal_network"] = settings.internal.first_holding(out["source.ip"])
     out["observer.name"] = _observer(out["observer.name"], settings)
-    exchanges = [_exchange(*row) for row in zip(*(_known(out[c]) for c in (
+    exchanges = [_exchange(*row) for row in zip(*(plain_values(out[c]) for c in (
         "zeek.connection.state", "suricata.eve.tcp.state", "source.bytes", "destination.bytes")))]
     out["message"] = [
         _message(rule, *row) for rule, row in zip(rules, zip(*(out[c].tolist() for c in (
@@ -140,11 +140,6 @@ def _observer(names: pd.Series, settings: Settings) -> pd.Series:
     if settings.sensor:
         return names.astype(object).where(names.notna(), settings.sensor)
     return names
-
-
-def _known(column: pd.Series) -> list[object]:
-    """A column as plain values, nulls as None."""
-    return column.astype(object).where(column.notna(), None).tolist()
 
 
 #: Zeek conn_state values in which the responder never answered the SYN.

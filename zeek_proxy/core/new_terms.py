@@ -16,6 +16,7 @@ import pandas as pd
 
 from zeek_proxy.choices import DEFAULT_HISTORY
 from zeek_proxy.core.rule import RULE
+from zeek_proxy.schema import plain_values
 
 NEW_TERMS = "kibana.alert.new_terms"
 
@@ -45,7 +46,7 @@ def new_terms(alerts: pd.DataFrame, rule: NewTerms, history: dict[str, int]) -> 
     span = rule.history_seconds * 1_000_000
     times = alerts["@timestamp"].to_numpy(dtype="datetime64[us]").astype("int64").tolist()
     rules = alerts["rule.id"].tolist() if "rule.id" in alerts else [RULE.id] * len(alerts)
-    columns = [alerts[name].astype(object).where(alerts[name].notna(), None).tolist() for name in rule.fields]
+    columns = [plain_values(alerts[name]) for name in rule.fields]
     kept: list[int] = []
     terms_of: list[list] = []
     alerted: set[str] = set()

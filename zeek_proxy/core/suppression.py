@@ -21,7 +21,7 @@ import pandas as pd
 from zeek_proxy.choices import DEFAULT_GROUP_BY
 from zeek_proxy.core.alerts import event_id
 from zeek_proxy.core.rule import RULE
-from zeek_proxy.schema import ECS_COLUMNS, TIME_COLUMNS
+from zeek_proxy.schema import ECS_COLUMNS, TIME_COLUMNS, plain_values
 
 #: The alert fields a group may be made of.
 GROUP_FIELDS = tuple(c for c in ECS_COLUMNS if c not in TIME_COLUMNS and c != "zeek_proxy.line") + (
@@ -89,7 +89,7 @@ def suppress(alerts: pd.DataFrame, rule: Suppression, windows: dict[str, Window]
         return Suppressed(_with_columns(alerts, [], [], [], [], []).assign(**{FOR: pd.Series(dtype=object)}))
     times = alerts["@timestamp"].to_numpy(dtype="datetime64[us]").astype("int64").tolist()  # microseconds
     rules = alerts["rule.id"].tolist() if "rule.id" in alerts else [RULE.id] * len(alerts)
-    values = list(zip(*(_plain(alerts[name]) for name in rule.group_by)))
+    values = list(zip(*(plain_values(alerts[name]) for name in rule.group_by)))
     kept: list[int] = []
     opened: dict[int, list[Any]] = {}  # kept row -> [terms, start, end, count, id]
     result = Suppressed(alerts)
@@ -136,12 +136,6 @@ def _with_columns(alerts: pd.DataFrame, terms: list, start: list, end: list, cou
     if len(out):
         out["event.id"] = [i if i is not None else old for i, old in zip(ids, out["event.id"].tolist())]
     return out
-
-
-def _plain(column: pd.Series) -> list[Any]:
-    """A column's values as JSON scalars, nulls as None."""
-    values = column.astype(object).where(column.notna(), None).tolist()
-    return [v.item() if hasattr(v, "item") else v for v in values]
 
 
 def _iso(micros: int) -> str:
