@@ -7,17 +7,21 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-from zeek_proxy import choices
+from zeek_proxy import choices, pipeline
 from zeek_proxy.config import PROFILES
 from zeek_proxy.core.explain import EVIDENCE_KINDS
 from zeek_proxy.core.new_terms import DEFAULT_HISTORY
 from zeek_proxy.core.suppression import DEFAULT_GROUP_BY, GROUP_FIELDS
 from zeek_proxy.emit import EMITTERS
 from zeek_proxy.formats.sniff import FORMATS
+from zeek_proxy.reading import workers
 from zeek_proxy.reading.blocks import MAX_RECORD
+
+PROJECT = Path(__file__).resolve().parent.parent
 
 HEAVY = ("pandas", "numpy", "pyarrow", "pyarrow.compute", "hyperscan", "re2", "orjson")
 
@@ -60,3 +64,40 @@ def test_the_offered_names_are_the_implemented_ones() -> None:
     assert choices.MAX_RECORD == MAX_RECORD
     assert choices.DEFAULT_HISTORY == DEFAULT_HISTORY
     assert set(DEFAULT_GROUP_BY) <= set(GROUP_FIELDS)
+
+
+_FORKED_SCAN = """
+import sys
+from zeek_proxy.reading import workers
+from zeek_proxy import pipeline
+workers.PROCESS_MIN_BYTES = 0  # every mapped file to forked workers
+assert "pandas" not in sys.modules, "imported before the scan"
+result = pipeline.scan([sys.argv[1]], jobs=2)
+print(len(result.alerts), sorted(result.alerts["event.id"])[:3])
+"""
+
+
+@pytest.mark.parametrize("name", ["conn.log", "conn.json.log", "eve.json"])
+def test_a_scan_imports_pandas_beside_its_workers_with_the_same_alerts(name: str) -> None:
+    """A fresh process forks its pre-filter workers before it imports pandas (`lazy`);
+    the workers never import it, and the alerts are those of a process that had it
+    from the start."""
+    path = str(PROJECT / "fixtures" / name)
+    fresh = subprocess.run([sys.executable, "-c", _FORKED_SCAN, path], capture_output=True, text=True, timeout=120)
+    assert fresh.returncode == 0, fresh.stderr[-2000:]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(workers, "PROCESS_MIN_BYTES", 0)
+        result = pipeline.scan([path], jobs=2)
+    assert len(result.alerts) > 0
+    assert fresh.stdout.strip() == f'{len(result.alerts)} {sorted(result.alerts["event.id"])[:3]}'
+
+
+def test_a_worker_judges_blocks_without_pandas() -> None:
+    """pyarrow imports pandas at its first array when it can; a forked worker says it
+    cannot, and its kernels work all the same."""
+    script = ("import sys; from zeek_proxy.reading import workers; workers._prepare_worker()\n"
+              "import numpy as np, pyarrow as pa, pyarrow.compute as pc\n"
+              "found = pc.equal(pa.array(np.arange(3)), 1).to_numpy(zero_copy_only=False).tolist()\n"
+              "print(found, 'pandas' in sys.modules)")
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert run.stdout.strip() == "[False, True, False] False", run.stderr[-2000:]

@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-import pandas as pd
+from zeek_proxy.lazy import pd
 
 from zeek_proxy import core
 from zeek_proxy.reading.blocks import MAX_RECORD

@@ -11,7 +11,7 @@ import tempfile
 from contextlib import contextmanager
 from typing import Iterator, TextIO
 
-import pandas as pd
+from zeek_proxy.lazy import pd
 
 from zeek_proxy.emit import EMITTERS
 from zeek_proxy.errors import ConfigError, SourceLocation

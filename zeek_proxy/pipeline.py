@@ -14,7 +14,7 @@ from functools import partial
 from typing import Callable, Iterator, Sequence
 
 import numpy as np
-import pandas as pd
+from zeek_proxy.lazy import pd
 
 from zeek_proxy import core
 from zeek_proxy.reading.reader import Reader
@@ -43,7 +43,7 @@ class ScanResult:
     the input errors met on the way, and warnings (folders with no log yet)."""
 
     alerts: pd.DataFrame
-    suppressed: pd.DataFrame = field(default_factory=pd.DataFrame)
+    suppressed: pd.DataFrame = field(default_factory=lambda: pd.DataFrame())
     inputs: list[InputStats] = field(default_factory=list)
     allow_counts: dict[str, int] = field(default_factory=dict)
     errors: list[InputError] = field(default_factory=list)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import pandas as pd
+from zeek_proxy.lazy import pd
 
 TIME = "datetime64[us, UTC]"
 INT = "Int64"

@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-import pandas as pd
+from zeek_proxy.lazy import pd
 
 from zeek_proxy.reading.inputs import open_log
 

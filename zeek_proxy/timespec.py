@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-import pandas as pd
+from zeek_proxy.lazy import pd
 
 _UNITS = {"y": "years", "M": "months", "w": "weeks", "d": "days", "h": "hours", "H": "hours",
           "m": "minutes", "s": "seconds"}

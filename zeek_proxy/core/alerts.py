@@ -13,7 +13,7 @@ import hashlib
 import uuid
 
 import numpy as np
-import pandas as pd
+from zeek_proxy.lazy import pd
 
 from zeek_proxy.core.community_id import fill_community_id
 from zeek_proxy.core.evidence import CONTEXT, DOMAIN, EVIDENCE, PORT, gather

@@ -12,7 +12,7 @@ from datetime import date, datetime, timezone
 from typing import ClassVar
 
 import numpy as np
-import pandas as pd
+from zeek_proxy.lazy import pd
 
 from zeek_proxy.core.networks import NetworkSet
 

@@ -9,7 +9,7 @@ import base64
 import hashlib
 import struct
 
-import pandas as pd
+from zeek_proxy.lazy import pd
 
 from zeek_proxy.core.networks import packed_address
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
+from zeek_proxy.lazy import pd
 
 from zeek_proxy.schema import CONNECT, HTTP, PROXY_KINDS, PROXY_REQUEST, SOCKS, TLS
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import pandas as pd
+from zeek_proxy.lazy import pd
 
 from zeek_proxy.core.allowlist import suppressing_entry
 from zeek_proxy.core.evidence import protocol_match

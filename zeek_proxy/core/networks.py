@@ -17,7 +17,7 @@ from functools import cached_property, lru_cache
 from typing import Iterable
 
 import numpy as np
-import pandas as pd
+from zeek_proxy.lazy import pd
 import pyarrow as pa
 import pyarrow.compute as pc
 

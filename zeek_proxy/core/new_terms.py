@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-import pandas as pd
+from zeek_proxy.lazy import pd
 
 from zeek_proxy.choices import DEFAULT_HISTORY
 from zeek_proxy.core.rule import RULE

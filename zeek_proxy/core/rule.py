@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
+from zeek_proxy.lazy import pd
 
 from zeek_proxy.schema import CONTEXT_DATASETS
 

@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-import pandas as pd
+from zeek_proxy.lazy import pd
 
 from zeek_proxy.choices import DEFAULT_GROUP_BY
 from zeek_proxy.core.alerts import event_id

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any, ClassVar, TextIO
 
 import numpy as np
-import pandas as pd
+from zeek_proxy.lazy import pd
 
 
 class Emitter:

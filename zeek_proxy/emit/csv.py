@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 
-import pandas as pd
+from zeek_proxy.lazy import pd
 
 from zeek_proxy.core.rule import RULES
 from zeek_proxy.core.suppression import DOCS_COUNT, END, START

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 import orjson
-import pandas as pd
+from zeek_proxy.lazy import pd
 
 from zeek_proxy.core.rule import RULE, RULES, RuleMeta
 from zeek_proxy.emit.base import Emitter, iso_times, python_values

@@ -10,7 +10,7 @@ import json
 from datetime import datetime, timezone
 from typing import Any
 
-import pandas as pd
+from zeek_proxy.lazy import pd
 
 from zeek_proxy.core.rule import PROTOCOL_RULE, RULE
 from zeek_proxy.core.suppression import DOCS_COUNT, FOR, TERMS

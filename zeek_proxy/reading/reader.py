@@ -15,9 +15,10 @@ from collections import deque
 from concurrent.futures import Future
 from typing import Any, BinaryIO, Callable, Iterator
 
-import pandas as pd
+from zeek_proxy.lazy import pd
 
 from zeek_proxy.errors import InputError, MalformedRecordError, SourceLocation
+from zeek_proxy.lazy import load_pandas, pandas_loaded
 from zeek_proxy.formats.base import Format
 from zeek_proxy.reading.blocks import MAX_RECORD, Block, read_blocks
 from zeek_proxy.reading.inputs import GZIP_ERRORS
@@ -33,6 +34,10 @@ CHUNK_ROWS = 50_000
 #: while the main thread waits for an older result: with one per worker, workers idled
 #: 10-15% of a scan; with two, Zeek TSV scans took 10% less time, for 10 MB more memory.
 BLOCKS_AHEAD = 2
+#: Blocks a mapped file may have with forked workers while the main thread imports pandas
+#: (`lazy`): enough to keep them reading for the import's 0.4 s, and small (results are
+#: line numbers; the blocks are views of the map).
+PRELOAD_BLOCKS = 64
 _READ_ERRORS = (OSError, *GZIP_ERRORS)
 
 Progress = Callable[[int], None]
@@ -141,14 +146,23 @@ class Reader:
                 elif self.format.needs_main_thread(block):
                     while pending:
                         yield from self._pending(pending, prefilter)
-                    yield from self._chosen(block, chosen(self.job(for_a_worker=False), block, prefilter))
+                    workers = workers or StageOne(prefilter, jobs, block)
+                    if workers.forked:  # judged in a process, so that this one has touched no Arrow kernel yet
+                        result = workers.submit(self.job(), block).result()
+                    else:
+                        result = chosen(self.job(for_a_worker=False), block, prefilter)
+                    yield from self._chosen(block, result)
                 else:
                     workers = workers or StageOne(prefilter, jobs, block)
                     pending.append((block, self.header(), workers.submit(self.job(), block)))
+                    if workers.forked and not pandas_loaded() and len(pending) < PRELOAD_BLOCKS:
+                        continue  # the processes read on while pandas is imported (below)
+                    _import_pandas_beside(workers)
                     while len(pending) > BLOCKS_AHEAD * jobs:
                         yield from self._pending(pending, prefilter)
                 if progress:
                     progress(block.length)
+            _import_pandas_beside(workers)
             while pending:
                 yield from self._pending(pending, prefilter)
         except _READ_ERRORS:  # a broken stream still gets the blocks read before the break
@@ -216,6 +230,13 @@ class Reader:
             row.setdefault("event.dataset", self.format.dataset)  # a format reading several logs sets it
             row["log.file.path"] = self.path
         return frame_from_rows(rows)
+
+
+def _import_pandas_beside(workers: StageOne | None) -> None:
+    """Import pandas, which the frames need, while forked workers read the blocks handed
+    to them: the import takes as long as a large file's pre-filter (`lazy`)."""
+    if workers is not None and workers.forked and not pandas_loaded():
+        load_pandas()
 
 
 def _lines(data: bytes) -> list[bytes]:

@@ -64,7 +64,7 @@ class StageOne:
             for stream in (sys.stdout, sys.stderr):  # or a child would write its copy again
                 stream.flush()
             self.executor: Executor = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork"),
-                                                          initializer=leave_signals_to_parent)
+                                                          initializer=_prepare_worker)
         else:
             self.executor = ThreadPoolExecutor(jobs)
 
@@ -85,6 +85,24 @@ def leave_signals_to_parent() -> None:
     would otherwise each print a traceback."""
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, signal.SIG_IGN)
+
+
+def _prepare_worker() -> None:
+    """A forked pre-filter process: signals are the parent's, and pandas is never
+    imported. A worker builds no frame, but pyarrow imports pandas (0.4 s) at its first
+    array when it can; forked before the parent imported it (`lazy`), each worker would."""
+    leave_signals_to_parent()
+    if "pandas" not in sys.modules:
+        sys.meta_path.insert(0, _NoPandas())
+
+
+class _NoPandas:
+    """An import finder that says pandas is not there."""
+
+    def find_spec(self, name: str, path: object = None, target: object = None) -> None:
+        if name == "pandas" or name.startswith("pandas."):
+            raise ImportError("a pre-filter worker imports no pandas")
+        return None
 
 
 def _can_fork() -> bool:

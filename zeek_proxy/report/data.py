@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Iterable, Iterator
 
 import orjson
-import pandas as pd
+from zeek_proxy.lazy import pd
 
 from zeek_proxy.errors import InputError, SourceLocation
 

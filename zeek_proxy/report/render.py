@@ -13,7 +13,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 import orjson
-import pandas as pd
+from zeek_proxy.lazy import pd
 from bokeh.embed import components
 from bokeh.models import ColumnDataSource, FactorRange, HoverTool, Legend
 from bokeh.palettes import Category10_10, Dark2_8
