@@ -165,6 +165,15 @@ def _read_ahead(blocks: Iterator[Block], depth: int = READ_AHEAD) -> Iterator[Bl
         thread.join()
 
 
+def release(block: Block) -> None:
+    """Let a mapped block's pages go once its lines are read (the kernel keeps them
+    cached): resident memory stays a few blocks however far ahead blocks are handed
+    out. A page shared with the next block is mapped again if it is read."""
+    if isinstance(block.source, mmap.mmap) and block.length:
+        first = block.start - block.start % mmap.PAGESIZE
+        block.source.madvise(mmap.MADV_DONTNEED, first, block.start + block.length - first)
+
+
 def _memory_map(stream: BinaryIO) -> tuple[mmap.mmap, int] | None:
     """A read-only map of the regular file behind `stream`, and where the stream stands
     in it; None for anything else (pipes, decompressors, empty files), and for a file

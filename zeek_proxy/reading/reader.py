@@ -20,7 +20,7 @@ from zeek_proxy.lazy import pd
 from zeek_proxy.errors import InputError, MalformedRecordError, SourceLocation
 from zeek_proxy.lazy import load_pandas, pandas_loaded
 from zeek_proxy.formats.base import Format
-from zeek_proxy.reading.blocks import MAX_RECORD, Block, read_blocks
+from zeek_proxy.reading.blocks import MAX_RECORD, Block, read_blocks, release
 from zeek_proxy.reading.inputs import GZIP_ERRORS
 from zeek_proxy.reading.prefilter import Chosen, Prefilter
 from zeek_proxy.reading.workers import StageJob, StageOne, chosen
@@ -195,6 +195,7 @@ class Reader:
         for index, start, end in zip(result.parse.tolist(), result.starts.tolist(), result.ends.tolist()):
             line = bytes(data[start:end])
             yield first + index, line, line.endswith(b"\n")
+        release(block)
 
     def _record(self, lineno: int, line: bytes | None, terminated: bool) -> Iterator[pd.DataFrame]:
         if line is None or len(line) > self.max_record:

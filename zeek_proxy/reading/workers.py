@@ -26,7 +26,7 @@ import numpy as np
 import pyarrow as pa
 
 from zeek_proxy.formats.base import Format
-from zeek_proxy.reading.blocks import Block, line_offsets, lines_of
+from zeek_proxy.reading.blocks import Block, line_offsets, lines_of, release
 from zeek_proxy.reading.prefilter import Chosen, Prefilter, Selection
 from zeek_proxy.reading.sparse import sparse_chosen
 
@@ -152,5 +152,4 @@ def _stage_one_forked(job: StageJob, start: int, length: int, offset: int) -> Ch
     try:
         return chosen(job, block, prefilter)
     finally:
-        first = start - start % mmap.PAGESIZE
-        source.madvise(mmap.MADV_DONTNEED, first, start + length - first)
+        release(block)
