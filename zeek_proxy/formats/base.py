@@ -15,7 +15,7 @@ Implementing a format:
    format, so it must not change the format. A format whose state changes with the
    lines it reads (Zeek TSV headers) reports that state in `header()`; a block judged
    under a header that has changed since is judged again, and `needs_main_thread(block)`
-   keeps the first block, which sets it, in the main thread.
+   has the first block, which sets it, judged before any other is handed out.
 """
 
 from __future__ import annotations

@@ -26,8 +26,8 @@ from zeek_proxy.choices import MAX_RECORD
 from zeek_proxy.reading.inputs import GZIP_ERRORS, is_inflating
 
 BLOCK_SIZE = 12 << 20
-#: A mapped file's first block is at most this large: the main thread judges it alone
-#: (it holds a Zeek TSV header) before any worker starts.
+#: A mapped file's first block is at most this large: it is judged alone (it holds a
+#: Zeek TSV header) before any other block is handed out.
 FIRST_BLOCK_SIZE = 1 << 20
 READ_SIZE = 64 << 10  # per read from a decompressor: one that breaks loses at most this much
 _SCAN_STEP = 1 << 20  # bytes compared at a time when finding line ends
