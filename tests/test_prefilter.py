@@ -118,6 +118,7 @@ def test_tsv_first_pass_keeps_every_destination_the_rule_may_accept(value: str, 
 # -- keyed look-ups: Hyperscan's literal search and the 8-byte prefix shortcut each find
 # exactly what extraction finds ---------------------------------------------------------
 
+_LONG = "CAbcdefg"  # makes every key long enough for the literal search
 _WAYS = pytest.mark.parametrize("block_scan", [True, False], ids=["hyperscan-literals", "prefixes"])
 
 
@@ -163,8 +164,11 @@ def _block_lines(lines: list[bytes]) -> pa.Array:
 @given(uids=st.lists(_KEYS, min_size=1, max_size=30), keys=st.sets(_KEYS, max_size=6),
        ts=st.sampled_from(["1.5", "1700000000.123456", "", "x"]), cut=st.booleans())
 @example(uids=["CAbcdefgh1", "CAbcdefgh2", "C1"], keys={"CAbcdefgh2", "C1"}, ts="1.5", cut=True)
+@example(uids=["x", "1"], keys={"1"}, ts="1.5", cut=False)
 def test_tsv_lookup_finds_what_extraction_finds(uids: list[str], keys: set[str], ts: str, cut: bool,
                                                 block_scan: bool) -> None:
+    if block_scan:  # Hyperscan looks for keys of 8 bytes or more (a short one goes the prefix way)
+        uids, keys = [_LONG + uid for uid in uids], {_LONG + key for key in keys}
     lines = [_tsv_line(uid, ts, "10.0.0.1\t80") for uid in uids]
     if cut:  # a last line without its newline, its key at the very end of the block
         lines[-1] = lines[-1].split(b"\t")[0] + b"\t" + uids[-1].encode()
@@ -179,8 +183,10 @@ def test_tsv_lookup_finds_what_extraction_finds(uids: list[str], keys: set[str],
                      min_size=1, max_size=30), keys=st.sets(_KEYS, max_size=6))
 def test_json_lookup_finds_what_extraction_finds(uids: list[tuple[str, bool, bool]], keys: set[str],
                                                  block_scan: bool) -> None:
+    if block_scan:
+        uids, keys = [(_LONG + uid, spaced, earlier) for uid, spaced, earlier in uids], {_LONG + k for k in keys}
     lines = [_json_line(uid, spaced, earlier) for uid, spaced, earlier in uids]
-    wanted = frozenset(keys) | {uids[0][0], "C1"}
+    wanted = frozenset(keys) | {uids[0][0], _LONG + "C1" if block_scan else "C1"}
     with _way(block_scan):
         found = keyed_lines(_block_lines(lines), _JSON_UID, wanted).tolist()
     assert found == _slowly(lines, _JSON_UID, wanted)

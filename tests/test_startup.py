@@ -5,8 +5,11 @@ agree with the tables that implement them."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -68,28 +71,43 @@ def test_the_offered_names_are_the_implemented_ones() -> None:
 
 _FORKED_SCAN = """
 import sys
-from zeek_proxy.reading import workers
 from zeek_proxy import pipeline
-workers.PROCESS_MIN_BYTES = 0  # every mapped file to forked workers
+from zeek_proxy.reading import blocks, workers
+workers.PROCESS_MIN_BYTES = 0  # every mapped file to forked workers,
+blocks.BLOCK_SIZE = 16 << 10  # in many blocks
+forks = []  # (processes?, pandas imported?) at each first hand-out, when processes fork
+submit = workers.StageOne.submit
+def noted(self, *args):
+    if not getattr(self, "noted", False):
+        self.noted = True
+        forks.append((self.forked, "pandas" in sys.modules))
+    return submit(self, *args)
+workers.StageOne.submit = noted
 assert "pandas" not in sys.modules, "imported before the scan"
 result = pipeline.scan([sys.argv[1]], jobs=2)
-print(len(result.alerts), sorted(result.alerts["event.id"])[:3])
+print(forks[0], len(result.alerts), sorted(result.alerts["event.id"])[:3])
 """
 
 
 @pytest.mark.parametrize("name", ["conn.log", "conn.json.log", "eve.json"])
-def test_a_scan_imports_pandas_beside_its_workers_with_the_same_alerts(name: str) -> None:
-    """A fresh process forks its pre-filter workers before it imports pandas (`lazy`);
-    the workers never import it, and the alerts are those of a process that had it
-    from the start."""
-    path = str(PROJECT / "fixtures" / name)
-    fresh = subprocess.run([sys.executable, "-c", _FORKED_SCAN, path], capture_output=True, text=True, timeout=120)
+def test_a_scan_imports_pandas_beside_its_workers_with_the_same_alerts(name: str, tmp_path: Path) -> None:
+    """A fresh process forks its pre-filter workers before it imports pandas (`lazy`),
+    hands them blocks while it imports it, and finds the alerts of a process that had
+    pandas from the start. (A file is mapped, and so read by processes, once it has
+    not changed for a minute: the copy is dated an hour back.)"""
+    path = tmp_path / name
+    shutil.copy(PROJECT / "fixtures" / name, path)
+    an_hour_ago = time.time() - 3600
+    os.utime(path, (an_hour_ago, an_hour_ago))
+    fresh = subprocess.run([sys.executable, "-c", _FORKED_SCAN, str(path)], capture_output=True, text=True,
+                           timeout=120)
     assert fresh.returncode == 0, fresh.stderr[-2000:]
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(workers, "PROCESS_MIN_BYTES", 0)
-        result = pipeline.scan([path], jobs=2)
+        result = pipeline.scan([str(path)], jobs=2)
     assert len(result.alerts) > 0
-    assert fresh.stdout.strip() == f'{len(result.alerts)} {sorted(result.alerts["event.id"])[:3]}'
+    expected = f'(True, False) {len(result.alerts)} {sorted(result.alerts["event.id"])[:3]}'
+    assert fresh.stdout.strip() == expected  # forked, pandas not yet imported; the same alerts
 
 
 def test_a_worker_judges_blocks_without_pandas() -> None:

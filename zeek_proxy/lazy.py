@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 import types
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 
 class _OnFirstUse(types.ModuleType):
@@ -23,7 +23,10 @@ class _OnFirstUse(types.ModuleType):
         return value
 
 
-pd: Any = _OnFirstUse("pandas")
+if TYPE_CHECKING:  # type checkers see pandas itself
+    import pandas as pd
+else:
+    pd = _OnFirstUse("pandas")
 
 
 def load_pandas() -> None:

@@ -14,7 +14,7 @@ from functools import partial
 from typing import Callable, Iterator, Sequence
 
 import numpy as np
-from zeek_proxy.lazy import pd
+from zeek_proxy.lazy import load_pandas, pd
 
 from zeek_proxy import core
 from zeek_proxy.reading.reader import Reader
@@ -288,6 +288,7 @@ def _scan_archives(archives: list[str], job: _ArchiveJob, jobs: int, inputs: lis
     if not archives:
         return [], []
     _archive_job = job
+    load_pandas()  # before the processes fork, which build frames: one import, shared
     hits, tunnels = [], []
     context = multiprocessing.get_context("fork")
     try:

@@ -51,7 +51,6 @@ def new_terms(alerts: pd.DataFrame, rule: NewTerms, history: dict[str, int]) -> 
     terms_of: list[list] = []
     alerted: set[str] = set()
     for row, (stamp, rule_id, *values) in enumerate(zip(times, rules, *columns)):
-        values = [v.item() if hasattr(v, "item") else v for v in values]
         key = json.dumps([rule_id, *values], default=str)
         last = history.get(key)
         if (last is None or last < stamp - span) and key not in alerted:

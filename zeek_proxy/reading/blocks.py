@@ -68,7 +68,8 @@ def read_blocks(stream: BinaryIO, size: int | None = None, hold_partial: bool = 
     yielded, then the error is raised.
 
     `in_use` is how many of the latest blocks the caller may still be reading: a mapped
-    file keeps their pages resident. `size` defaults to BLOCK_SIZE.
+    file keeps their pages resident (a caller that reads further behind lets a block's
+    pages go itself, `release`; dropped pages are mapped again when read). `size` defaults to BLOCK_SIZE.
     """
     size = size or BLOCK_SIZE
     mapped = None if hold_partial else _memory_map(stream)

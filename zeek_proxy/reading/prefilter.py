@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from zeek_proxy.reading.blocks import line_offsets
+from zeek_proxy.reading import linescan
 from zeek_proxy.reading.linescan import containing, literal_database
 from zeek_proxy.core.networks import END, NEVER, NetworkSet
 from zeek_proxy.core.rule import Endpoints
@@ -39,8 +40,9 @@ class Lookup:
         """This lookup, its literal searches compiled now, before workers fork, so that
         they inherit them rather than each compiling its own."""
         for keys in (self.uids, self.flow_ids):
-            if keys:
-                literal_database(key_literals(keys))
+            literals = key_literals(keys)
+            if literals is not None and linescan.BLOCK_SCAN:
+                literal_database(literals)
         return self
 
 
@@ -162,14 +164,16 @@ def keyed_lines(lines: pa.Array, cell: KeyCell, keys: frozenset[str] | frozenset
     Only candidates are extracted with the pattern: the lines holding the text of some
     key anywhere (one Hyperscan pass in literal mode: 4,000 keys compile in 0.07 s and
     a 141 MB http.log is searched in 0.05 s, seven times less than the way below) or,
-    without Hyperscan and where the key's place is known (`cell.after`), the lines whose
-    key begins with the first 8 bytes of one of `keys` (one substring search and one
-    integer lookup per line), and lines where that cannot be told.
+    without Hyperscan or with a short key (which may occur everywhere) and where the
+    key's place is known (`cell.after`), the lines whose key begins with the first 8
+    bytes of one of `keys` (one substring search and one integer lookup per line), and
+    lines where that cannot be told.
     """
     if not keys or not len(lines):
         return np.zeros(0, dtype=np.int64)
     values, prefixes = _key_values(keys)
-    maybe = containing(lines, key_literals(keys))  # a line holding a key holds its text
+    literals = key_literals(keys)  # a line holding a key holds its text
+    maybe = containing(lines, literals) if literals is not None else None
     if maybe is None and cell.after is None:
         return _extracted_in(lines, cell.pattern, values)
     if maybe is None:
@@ -227,9 +231,13 @@ def _before_first(words: np.ndarray, wanted: bytes) -> np.ndarray:
 
 
 @lru_cache(maxsize=8)  # the same keys for every block of a lookup
-def key_literals(keys: frozenset[str] | frozenset[int]) -> frozenset[bytes]:
-    """The keys as they are written in a line (`linescan.containing` looks for them)."""
-    return frozenset(str(key).encode() for key in keys)
+def key_literals(keys: frozenset[str] | frozenset[int]) -> frozenset[bytes] | None:
+    """The keys as they are written in a line (`linescan.containing` looks for them);
+    None when one is shorter than 8 bytes: a short key ("1") may occur on every line,
+    each occurrence a call back into Python (Zeek uids have 18 bytes, eve flow ids 15-16
+    digits)."""
+    literals = frozenset(str(key).encode() for key in keys)
+    return literals if literals and min(map(len, literals)) >= _PREFIX_BYTES else None
 
 
 @lru_cache(maxsize=8)

@@ -15,10 +15,9 @@ from collections import deque
 from concurrent.futures import Future
 from typing import Any, BinaryIO, Callable, Iterator
 
-from zeek_proxy.lazy import pd
 
 from zeek_proxy.errors import InputError, MalformedRecordError, SourceLocation
-from zeek_proxy.lazy import load_pandas, pandas_loaded
+from zeek_proxy.lazy import load_pandas, pandas_loaded, pd
 from zeek_proxy.formats.base import Format
 from zeek_proxy.reading.blocks import MAX_RECORD, Block, read_blocks, release
 from zeek_proxy.reading.inputs import GZIP_ERRORS
@@ -134,7 +133,9 @@ class Reader:
         pending: deque[tuple[Block, list[str], Future[Chosen]]] = deque()
         workers: StageOne | None = None
         try:
-            # Up to BLOCKS_AHEAD * jobs + 1 blocks are with the workers while the main thread reads one.
+            # Up to BLOCKS_AHEAD * jobs + 1 blocks are with the workers while the main thread
+            # reads one (up to PRELOAD_BLOCKS while pandas is imported); `_chosen` lets a
+            # mapped block's pages go once it is read.
             for block in read_blocks(stream, hold_partial=self.hold_partial, max_line=self.max_record,
                                      in_use=BLOCKS_AHEAD * jobs + 2):
                 if block.dropped:
@@ -155,11 +156,10 @@ class Reader:
                 else:
                     workers = workers or StageOne(prefilter, jobs, block)
                     pending.append((block, self.header(), workers.submit(self.job(), block)))
-                    if workers.forked and not pandas_loaded() and len(pending) < PRELOAD_BLOCKS:
-                        continue  # the processes read on while pandas is imported (below)
-                    _import_pandas_beside(workers)
-                    while len(pending) > BLOCKS_AHEAD * jobs:
-                        yield from self._pending(pending, prefilter)
+                    if not (workers.forked and not pandas_loaded() and len(pending) < PRELOAD_BLOCKS):
+                        _import_pandas_beside(workers)  # the processes read on meanwhile
+                        while len(pending) > BLOCKS_AHEAD * jobs:
+                            yield from self._pending(pending, prefilter)
                 if progress:
                     progress(block.length)
             _import_pandas_beside(workers)
