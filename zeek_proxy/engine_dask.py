@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from zeek_proxy.lazy import pd
-
 from zeek_proxy import core
 from zeek_proxy.reading.blocks import MAX_RECORD
 from zeek_proxy.reading.inputs import GZIP_MAGIC, expand, is_url, open_log

@@ -9,7 +9,6 @@ was short; the alert ids in the state make either harmless.
 from __future__ import annotations
 
 from zeek_proxy.lazy import pd
-
 from zeek_proxy.schema import frame_from_json_rows, json_rows
 from zeek_proxy.state import State
 

@@ -12,7 +12,6 @@ from contextlib import contextmanager
 from typing import Iterator, TextIO
 
 from zeek_proxy.lazy import pd
-
 from zeek_proxy.emit import EMITTERS
 from zeek_proxy.errors import ConfigError, SourceLocation
 from zeek_proxy.state import Outbox, State

@@ -14,8 +14,8 @@ from functools import partial
 from typing import Callable, Iterator, Sequence
 
 import numpy as np
-from zeek_proxy.lazy import load_pandas, pd
 
+from zeek_proxy.lazy import load_pandas, pd
 from zeek_proxy import core
 from zeek_proxy.reading.reader import Reader
 from zeek_proxy.reading.workers import leave_signals_to_parent

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from zeek_proxy.lazy import pd
-
 from zeek_proxy.reading.inputs import open_log
 
 _FLOW_EVENT = (b'"event_type":"flow"', b'"event_type": "flow"')

@@ -13,8 +13,8 @@ import hashlib
 import uuid
 
 import numpy as np
-from zeek_proxy.lazy import pd
 
+from zeek_proxy.lazy import pd
 from zeek_proxy.core.community_id import fill_community_id
 from zeek_proxy.core.evidence import CONTEXT, DOMAIN, EVIDENCE, PORT, gather
 from zeek_proxy.core.rule import PROTOCOL_RULE, RULE, RuleMeta

@@ -12,8 +12,8 @@ from datetime import date, datetime, timezone
 from typing import ClassVar
 
 import numpy as np
-from zeek_proxy.lazy import pd
 
+from zeek_proxy.lazy import pd
 from zeek_proxy.core.networks import NetworkSet
 
 

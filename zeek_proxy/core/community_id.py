@@ -10,7 +10,6 @@ import hashlib
 import struct
 
 from zeek_proxy.lazy import pd
-
 from zeek_proxy.core.networks import packed_address
 
 # Only transports whose ports are real ports; ICMP's type/code mapping is not done here.

@@ -14,8 +14,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
-from zeek_proxy.lazy import pd
 
+from zeek_proxy.lazy import pd
 from zeek_proxy.schema import CONNECT, HTTP, PROXY_KINDS, PROXY_REQUEST, SOCKS, TLS
 
 if TYPE_CHECKING:  # config imports core.networks; only the type is needed here

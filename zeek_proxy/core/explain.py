@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from zeek_proxy.lazy import pd
-
 from zeek_proxy.core.allowlist import suppressing_entry
 from zeek_proxy.core.evidence import protocol_match
 from zeek_proxy.core.networks import parse_address

@@ -13,7 +13,6 @@ import json
 from dataclasses import dataclass, field
 
 from zeek_proxy.lazy import pd
-
 from zeek_proxy.choices import DEFAULT_HISTORY
 from zeek_proxy.core.rule import RULE
 from zeek_proxy.schema import plain_values

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING
 from dataclasses import dataclass
 
 import numpy as np
-from zeek_proxy.lazy import pd
 
+from zeek_proxy.lazy import pd
 from zeek_proxy.schema import CONTEXT_DATASETS
 
 if TYPE_CHECKING:  # config imports core.networks; only the type is needed here

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from zeek_proxy.lazy import pd
-
 from zeek_proxy.choices import DEFAULT_GROUP_BY
 from zeek_proxy.core.alerts import event_id
 from zeek_proxy.core.rule import RULE

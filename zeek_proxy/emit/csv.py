@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 
 from zeek_proxy.lazy import pd
-
 from zeek_proxy.core.rule import RULES
 from zeek_proxy.core.suppression import DOCS_COUNT, END, START
 from zeek_proxy.emit.base import Emitter, iso_times, python_values

@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 import orjson
-from zeek_proxy.lazy import pd
 
+from zeek_proxy.lazy import pd
 from zeek_proxy.core.rule import RULE, RULES, RuleMeta
 from zeek_proxy.emit.base import Emitter, iso_times, python_values
 from zeek_proxy.schema import SUPPRESSED_BY, TIME_COLUMNS

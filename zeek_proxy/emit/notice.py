@@ -11,7 +11,6 @@ from datetime import datetime, timezone
 from typing import Any
 
 from zeek_proxy.lazy import pd
-
 from zeek_proxy.core.rule import PROTOCOL_RULE, RULE
 from zeek_proxy.core.suppression import DOCS_COUNT, FOR, TERMS
 from zeek_proxy.emit.base import Emitter, epoch_seconds, python_values

@@ -15,7 +15,6 @@ from collections import deque
 from concurrent.futures import Future
 from typing import Any, BinaryIO, Callable, Iterator
 
-
 from zeek_proxy.errors import InputError, MalformedRecordError, SourceLocation
 from zeek_proxy.lazy import load_pandas, pandas_loaded, pd
 from zeek_proxy.formats.base import Format

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Iterable, Iterator
 
 import orjson
-from zeek_proxy.lazy import pd
 
+from zeek_proxy.lazy import pd
 from zeek_proxy.errors import InputError, SourceLocation
 
 #: The two detections, always counted (0 when absent), in this order.

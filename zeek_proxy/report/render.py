@@ -13,13 +13,13 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 import orjson
-from zeek_proxy.lazy import pd
 from bokeh.embed import components
 from bokeh.models import ColumnDataSource, FactorRange, HoverTool, Legend
 from bokeh.palettes import Category10_10, Dark2_8
 from bokeh.plotting import figure
 from bokeh.resources import Resources
 
+from zeek_proxy.lazy import pd
 from zeek_proxy import __version__
 from zeek_proxy.report.data import ALLOWLISTED, DETECTIONS, MAX_ALERT_ROWS, MAX_GROUPS, NO_EVIDENCE, Summary
 
