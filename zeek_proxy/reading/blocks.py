@@ -56,7 +56,7 @@ class Block:
 
 
 def read_blocks(stream: BinaryIO, size: int | None = None, hold_partial: bool = False,
-                max_line: int = MAX_RECORD, in_use: int = 2) -> Iterator[Block]:
+                max_line: int = MAX_RECORD) -> Iterator[Block]:
     """Line-aligned blocks of about `size` bytes.
 
     A line longer than both `size` and `max_line` is not kept: it is read through and
@@ -67,14 +67,13 @@ def read_blocks(stream: BinaryIO, size: int | None = None, hold_partial: bool = 
     breaks (a truncated gzip), the complete lines read before the break are still
     yielded, then the error is raised.
 
-    `in_use` is how many of the latest blocks the caller may still be reading: a mapped
-    file keeps their pages resident (a caller that reads further behind lets a block's
-    pages go itself, `release`; dropped pages are mapped again when read). `size` defaults to BLOCK_SIZE.
+    A mapped file's block keeps the pages read from it until the caller lets them go
+    (`release`), once it has read the block. `size` defaults to BLOCK_SIZE.
     """
     size = size or BLOCK_SIZE
     mapped = None if hold_partial else _memory_map(stream)
     if mapped is not None:
-        yield from _mapped_blocks(*mapped, size, max_line, in_use)
+        yield from _mapped_blocks(*mapped, size, max_line)
         return
     if not hold_partial and is_inflating(stream):
         yield from _read_ahead(_stream_blocks(stream, size, hold_partial, max_line))
@@ -168,8 +167,8 @@ def _read_ahead(blocks: Iterator[Block], depth: int = READ_AHEAD) -> Iterator[Bl
 
 def release(block: Block) -> None:
     """Let a mapped block's pages go once its lines are read (the kernel keeps them
-    cached): resident memory stays a few blocks however far ahead blocks are handed
-    out. A page shared with the next block is mapped again if it is read."""
+    cached, and maps them again if they are read later): resident memory stays a few
+    blocks whatever the file, however far ahead blocks are handed out."""
     if isinstance(block.source, mmap.mmap) and block.length:
         first = block.start - block.start % mmap.PAGESIZE
         block.source.madvise(mmap.MADV_DONTNEED, first, block.start + block.length - first)
@@ -192,12 +191,9 @@ def _memory_map(stream: BinaryIO) -> tuple[mmap.mmap, int] | None:
         return None
 
 
-def _mapped_blocks(source: mmap.mmap, position: int, size: int, max_line: int,
-                   in_use: int) -> Iterator[Block]:
-    """`read_blocks` over a memory map: the same blocks, as views. Pages well behind the
-    reader are let go (the kernel keeps them cached, and maps them again if a late
-    reader touches them), so resident memory stays bounded like buffered reading."""
-    first, end, released = position, len(source), position - position % mmap.PAGESIZE
+def _mapped_blocks(source: mmap.mmap, position: int, size: int, max_line: int) -> Iterator[Block]:
+    """`read_blocks` over a memory map: the same blocks, as views."""
+    first, end = position, len(source)
     view = memoryview(source)
     step = min(size, FIRST_BLOCK_SIZE)
     while position < end:
@@ -213,10 +209,6 @@ def _mapped_blocks(source: mmap.mmap, position: int, size: int, max_line: int,
                 continue
         yield Block(view[position:cut], cut - position, position - first, source=source, start=position)
         position = cut
-        behind = (position - in_use * size) // mmap.PAGESIZE * mmap.PAGESIZE
-        if behind > released:
-            source.madvise(mmap.MADV_DONTNEED, released, behind - released)
-            released = behind
 
 
 def _drop_line(readinto, already: int) -> tuple[int, bytes, bool]:  # type: ignore[no-untyped-def]

@@ -47,18 +47,8 @@ def containing(lines: pa.Array, literals: frozenset[bytes]) -> np.ndarray | None
     database = literal_database(literals) if BLOCK_SCAN else None
     if database is None or not len(lines):
         return None if database is None else np.zeros(0, dtype=np.int64)
-    offsets = line_offsets(lines)
-    ends: list[int] = []
-
-    def on_match(_ident: int, _from: int, end: int, _flags: int, _ctx: Any) -> None:
-        ends.append(end)
-
-    try:
-        database.scan(memoryview(lines.buffers()[2])[offsets[0] : offsets[-1]], match_event_handler=on_match,
-                      scratch=_scratch_for(literals, database))
-    except hyperscan.error:  # not expected; the caller goes line by line
-        return None
-    return _lines_ending(lines, ends)
+    found = _run(database, _bytes_of(lines), literals)
+    return None if found is None else _lines_ending(lines, found[0] + found[1])  # every literal's
 
 
 @lru_cache(maxsize=4)  # the same literals for every block of a lookup
@@ -69,7 +59,7 @@ def literal_database(literals: frozenset[bytes]) -> Any:
     if hyperscan is None or not literals or b"" in literals:
         return None
     ordered = sorted(literals)
-    database = hyperscan.Database()
+    database = hyperscan.Database()  # one id per literal: 4,000 sharing one compile 60 times slower
     try:
         database.compile(expressions=ordered, ids=list(range(len(ordered))), elements=len(ordered),
                          flags=[0] * len(ordered), literal=True)
@@ -98,9 +88,14 @@ def _match_ends(lines: pa.Array, pattern: str, first_only: bool) -> list[int] | 
     line's start), or None when RE2 has to decide instead."""
     if not len(lines):
         return None
-    offsets = line_offsets(lines)
-    found = _scan(memoryview(lines.buffers()[2])[offsets[0] : offsets[-1]], (pattern,), first_only)
+    found = _scan(_bytes_of(lines), (pattern,), first_only)
     return None if found is None else found[0]
+
+
+def _bytes_of(lines: pa.Array) -> memoryview:
+    """The bytes of `lines`, from the first line's start to the last one's end."""
+    offsets = line_offsets(lines)
+    return memoryview(lines.buffers()[2])[offsets[0] : offsets[-1]]
 
 
 def ends_and_signals(data: memoryview, pattern: str, signals: tuple[str, ...]) -> tuple[list[int], bool] | None:
@@ -114,8 +109,14 @@ def _scan(data: memoryview, patterns: tuple[str, ...], first_only: bool = False)
     """One Hyperscan pass: where the first pattern's matches end, and whether any other
     pattern matched; None when RE2 has to decide instead."""
     database = _compiled(patterns, first_only) if BLOCK_SCAN else None
-    if database is None:
-        return None
+    found = None if database is None else _run(database, data, (patterns, first_only))
+    return None if found is None else (found[0], bool(found[1]))
+
+
+def _run(database: Any, data: memoryview, key: Any) -> tuple[list[int], list[int]] | None:
+    """Where the matches of the database's pattern 0, and of its others, end in `data`;
+    None when Hyperscan fails (not expected: the caller goes line by line). `key` names
+    the database for its scratch space."""
     ends: list[int] = []
     others: list[int] = []
 
@@ -123,10 +124,10 @@ def _scan(data: memoryview, patterns: tuple[str, ...], first_only: bool = False)
         (ends if ident == 0 else others).append(end)
 
     try:
-        database.scan(data, match_event_handler=on_match, scratch=_scratch_for((patterns, first_only), database))
-    except hyperscan.error:  # not expected; RE2 finds the same lines
+        database.scan(data, match_event_handler=on_match, scratch=_scratch_for(key, database))
+    except hyperscan.error:
         return None
-    return ends, bool(others)
+    return ends, others
 
 
 @lru_cache(maxsize=64)

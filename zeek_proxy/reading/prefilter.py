@@ -23,7 +23,6 @@ import pyarrow.compute as pc
 
 from zeek_proxy.reading.blocks import line_offsets
 from zeek_proxy.reading import linescan
-from zeek_proxy.reading.linescan import containing, literal_database
 from zeek_proxy.core.networks import END, NEVER, NetworkSet
 from zeek_proxy.core.rule import Endpoints
 
@@ -42,7 +41,7 @@ class Lookup:
         for keys in (self.uids, self.flow_ids):
             literals = key_literals(keys)
             if literals is not None and linescan.BLOCK_SCAN:
-                literal_database(literals)
+                linescan.literal_database(literals)
         return self
 
 
@@ -173,7 +172,7 @@ def keyed_lines(lines: pa.Array, cell: KeyCell, keys: frozenset[str] | frozenset
         return np.zeros(0, dtype=np.int64)
     values, prefixes = _key_values(keys)
     literals = key_literals(keys)  # a line holding a key holds its text
-    maybe = containing(lines, literals) if literals is not None else None
+    maybe = linescan.containing(lines, literals) if literals is not None else None
     if maybe is None and cell.after is None:
         return _extracted_in(lines, cell.pattern, values)
     if maybe is None:
@@ -231,19 +230,25 @@ def _before_first(words: np.ndarray, wanted: bytes) -> np.ndarray:
 
 
 @lru_cache(maxsize=8)  # the same keys for every block of a lookup
+def _encoded(keys: frozenset[str] | frozenset[int]) -> tuple[bytes, ...]:
+    """The keys as they are written in a line."""
+    return tuple(str(key).encode() for key in keys)
+
+
+@lru_cache(maxsize=8)
 def key_literals(keys: frozenset[str] | frozenset[int]) -> frozenset[bytes] | None:
     """The keys as they are written in a line (`linescan.containing` looks for them);
     None when one is shorter than 8 bytes: a short key ("1") may occur on every line,
     each occurrence a call back into Python (Zeek uids have 18 bytes, eve flow ids 15-16
     digits)."""
-    literals = frozenset(str(key).encode() for key in keys)
+    literals = frozenset(_encoded(keys))
     return literals if literals and min(map(len, literals)) >= _PREFIX_BYTES else None
 
 
 @lru_cache(maxsize=8)
 def _key_values(keys: frozenset[str] | frozenset[int]) -> tuple[pa.Array, pa.Array]:
     """The keys as bytes, and their prefixes (see key_prefixes)."""
-    encoded = [str(key).encode() for key in keys]
+    encoded = _encoded(keys)
     padded = b"".join(key[:_PREFIX_BYTES].ljust(_PREFIX_BYTES, b"\0") for key in encoded)
     return pa.array(encoded, pa.large_binary()), pa.array(np.unique(np.frombuffer(padded, "<u8")))
 

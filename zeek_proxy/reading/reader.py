@@ -121,6 +121,7 @@ class Reader:
             for line in _lines(bytes(block.data)):
                 lineno += 1
                 yield lineno, line, line.endswith(b"\n")
+            release(block)
             self._lines_read = lineno
             self.consumed += block.length + block.dropped
             if progress:
@@ -135,8 +136,7 @@ class Reader:
             # Up to BLOCKS_AHEAD * jobs + 1 blocks are with the workers while the main thread
             # reads one (up to PRELOAD_BLOCKS while pandas is imported); `_chosen` lets a
             # mapped block's pages go once it is read.
-            for block in read_blocks(stream, hold_partial=self.hold_partial, max_line=self.max_record,
-                                     in_use=BLOCKS_AHEAD * jobs + 2):
+            for block in read_blocks(stream, hold_partial=self.hold_partial, max_line=self.max_record):
                 if block.dropped:
                     while pending:
                         yield from self._pending(pending, prefilter)
