@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-from contextlib import contextmanager
-from typing import Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -13,7 +11,9 @@ from hypothesis import example, given, strategies as st
 
 from zeek_proxy.reading import linescan
 from zeek_proxy.reading.blocks import Block, lines_of
+from zeek_proxy.formats.eve import _FLOW_ID as EVE_FLOW_ID
 from zeek_proxy.formats.jsonlines import _destination_kept
+from zeek_proxy.formats.zeek_json import _UID as ZEEK_JSON_UID
 from zeek_proxy.reading.prefilter import KeyCell, _before_first, keyed_lines, not_starting_with
 from zeek_proxy.formats.values import address
 from zeek_proxy.formats.zeek_tsv import ZeekTSVFormat, unescape
@@ -115,23 +115,9 @@ def test_tsv_first_pass_keeps_every_destination_the_rule_may_accept(value: str, 
     assert 0 not in chosen and 2 not in chosen  # internal destinations go at once
 
 
-# -- keyed look-ups: Hyperscan's literal search and the 8-byte prefix shortcut each find
-# exactly what extraction finds ---------------------------------------------------------
-
-_LONG = "CAbcdefg"  # makes every key long enough for the literal search
-_WAYS = pytest.mark.parametrize("block_scan", [True, False], ids=["hyperscan-literals", "prefixes"])
-
-
-@contextmanager
-def _way(block_scan: bool) -> Iterator[None]:
-    if block_scan and linescan.hyperscan is None:
-        pytest.skip("hyperscan is not installed")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(linescan, "BLOCK_SCAN", block_scan)
-        yield
+# -- keyed look-ups: the 8-byte prefix shortcut finds exactly what extraction finds -----
 
 _TSV_UID = KeyCell(r"^(?:[^\t\n]*\t){1}(?P<key>[^\t\r\n]*)", "\t", b"\t\r\n")
-_JSON_UID = KeyCell(r'"uid"\s*:\s*"(?P<key>[^"]*)"', '"uid":"', b'"', '"uid"')
 _KEYS = st.text(alphabet="CDab01\t\r\"x", min_size=0, max_size=12)
 
 
@@ -145,12 +131,13 @@ def _json_line(uid: str, spaced: bool, earlier: bool) -> bytes:
     return f'{before},"uid{colon}{uid}","id.orig_h":"10.0.0.1"}}\n'.encode()
 
 
-def _slowly(lines: list[bytes], cell: KeyCell, keys: frozenset[str]) -> list[int]:
+def _slowly(lines: list[bytes], cell: KeyCell, keys: frozenset[str] | frozenset[int]) -> list[int]:
     pattern = re.compile(cell.pattern.encode())
+    wanted = {str(key) for key in keys}
     found = []
     for i, line in enumerate(lines):
         m = pattern.search(line)
-        if m is not None and m.group("key").decode() in keys:
+        if m is not None and m.group("key").decode() in wanted:
             found.append(i)
     return found
 
@@ -160,57 +147,45 @@ def _block_lines(lines: list[bytes]) -> pa.Array:
     return lines_of(Block(bytearray(data), len(data), 0))
 
 
-@_WAYS
 @given(uids=st.lists(_KEYS, min_size=1, max_size=30), keys=st.sets(_KEYS, max_size=6),
        ts=st.sampled_from(["1.5", "1700000000.123456", "", "x"]), cut=st.booleans())
 @example(uids=["CAbcdefgh1", "CAbcdefgh2", "C1"], keys={"CAbcdefgh2", "C1"}, ts="1.5", cut=True)
 @example(uids=["x", "1"], keys={"1"}, ts="1.5", cut=False)
-def test_tsv_lookup_finds_what_extraction_finds(uids: list[str], keys: set[str], ts: str, cut: bool,
-                                                block_scan: bool) -> None:
-    if block_scan:  # Hyperscan looks for keys of 8 bytes or more (a short one goes the prefix way)
-        uids, keys = [_LONG + uid for uid in uids], {_LONG + key for key in keys}
+def test_tsv_lookup_finds_what_extraction_finds(uids: list[str], keys: set[str], ts: str, cut: bool) -> None:
     lines = [_tsv_line(uid, ts, "10.0.0.1\t80") for uid in uids]
     if cut:  # a last line without its newline, its key at the very end of the block
         lines[-1] = lines[-1].split(b"\t")[0] + b"\t" + uids[-1].encode()
     wanted = frozenset(k for k in keys if k) | frozenset(uids[:1])
-    with _way(block_scan):
-        found = keyed_lines(_block_lines(lines), _TSV_UID, wanted).tolist()
+    found = keyed_lines(_block_lines(lines), _TSV_UID, wanted).tolist()
     assert found == _slowly(lines, _TSV_UID, wanted)
 
 
-@_WAYS
 @given(uids=st.lists(st.tuples(_KEYS.filter(lambda k: '"' not in k), st.booleans(), st.booleans()),
                      min_size=1, max_size=30), keys=st.sets(_KEYS, max_size=6))
-def test_json_lookup_finds_what_extraction_finds(uids: list[tuple[str, bool, bool]], keys: set[str],
-                                                 block_scan: bool) -> None:
-    if block_scan:
-        uids, keys = [(_LONG + uid, spaced, earlier) for uid, spaced, earlier in uids], {_LONG + k for k in keys}
+def test_json_lookup_finds_what_extraction_finds(uids: list[tuple[str, bool, bool]], keys: set[str]) -> None:
     lines = [_json_line(uid, spaced, earlier) for uid, spaced, earlier in uids]
-    wanted = frozenset(keys) | {uids[0][0], _LONG + "C1" if block_scan else "C1"}
-    with _way(block_scan):
-        found = keyed_lines(_block_lines(lines), _JSON_UID, wanted).tolist()
-    assert found == _slowly(lines, _JSON_UID, wanted)
+    wanted = frozenset(keys) | {uids[0][0], "C1"}
+    found = keyed_lines(_block_lines(lines), ZEEK_JSON_UID, wanted).tolist()
+    assert found == _slowly(lines, ZEEK_JSON_UID, wanted)
 
 
-@given(lines=st.lists(st.binary(max_size=30).map(lambda b: b.replace(b"\n", b"") + b"\n"), min_size=1, max_size=20),
-       literals=st.sets(st.binary(min_size=1, max_size=4), min_size=1, max_size=5), cut=st.booleans())
-@example(lines=[b"ab\n", b"cab\n"], literals={b"b\nc"}, cut=False)
-def test_literal_search_finds_the_lines_holding_a_literal(lines: list[bytes], literals: set[bytes],
-                                                          cut: bool) -> None:
-    """Every line holding one of the literals, once, whatever else the block holds; a
-    literal spanning a line end may add the later line (a superset is what callers need)."""
-    if linescan.hyperscan is None:
-        pytest.skip("hyperscan is not installed")
-    if cut:
-        lines[-1] = lines[-1].rstrip(b"\n")
-    found = linescan.containing(_block_lines(lines), frozenset(literals))
-    if found is None:  # refused (the binding passes no NUL byte): the caller goes line by line
-        assert any(b"\0" in literal for literal in literals)
-        return
-    holding = {i for i, line in enumerate(lines) if any(lit in line for lit in literals)}
-    assert holding <= set(found.tolist()) and len(set(found.tolist())) == len(found)
-    spanning = {i for i in range(1, len(lines)) if any(lit in lines[i - 1] + lines[i] for lit in literals)}
-    assert set(found.tolist()) <= holding | spanning
+_FLOW_IDS = st.integers(-10**3, 10**17)
+_AFTER_FLOW_ID = st.sampled_from([",", "}", " ,", ".5,", "e3}", "\t,"])
+
+
+@given(flows=st.lists(st.tuples(_FLOW_IDS, st.sampled_from(['":', '" : ', '":\t']), _AFTER_FLOW_ID, st.booleans()),
+                      min_size=1, max_size=30), keys=st.sets(_FLOW_IDS, max_size=6))
+@example(flows=[(1234567890123456, '":', ",", False), (12345678, '":', ".5,", False), (5, '":', "}", True)],
+         keys={1234567890123456, 12345678, 5})
+def test_eve_lookup_finds_what_extraction_finds(flows: list[tuple[int, str, str, bool]], keys: set[int]) -> None:
+    """eve flow ids: a number with whatever JSON lets follow it, any spacing, and a
+    "flow_id" written earlier in the line as a value."""
+    lines = [(('{"note":"flow_id",' if earlier else '{"timestamp":"2026-01-01T00:00:00Z",')
+              + f'"flow_id{colon}{flow}{after}"event_type":"flow"}}\n').encode()
+             for flow, colon, after, earlier in flows]
+    wanted = frozenset(keys) | {flows[0][0]}
+    found = keyed_lines(_block_lines(lines), EVE_FLOW_ID, wanted).tolist()
+    assert found == _slowly(lines, EVE_FLOW_ID, wanted)
 
 
 @given(words=st.lists(st.binary(min_size=8, max_size=8), min_size=1, max_size=20),

@@ -352,7 +352,7 @@ def _looked_up(paths: Sequence[str | Opened], input_format: str, hits: list[pd.D
     flow_ids = frozenset(int(f) for f in flows)
     files = [p.path if isinstance(p, Opened) else p for p in paths]
     files = [f for f in files if f != "-"]
-    lookup = Prefilter(ports=(), keep=lambda _: False, lookup=Lookup(uids, flow_ids).prepared())
+    lookup = Prefilter(ports=(), keep=lambda _: False, lookup=Lookup(uids, flow_ids))
     again = ("http",) if counted is not None else ("http", "ssl")
 
     def read_again(head: bytes, format_class: type[Format]) -> bool:

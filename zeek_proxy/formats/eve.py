@@ -23,7 +23,8 @@ _PROTOCOL_NAMES = {1: "icmp", 6: "tcp", 17: "udp", 58: "ipv6-icmp", 132: "sctp"}
 #: An http event that is proxy use on its own: a CONNECT, or a URL in absolute form.
 _PROXY_REQUEST = (r'"http_method"\s*:\s*"[Cc][Oo][Nn][Nn][Ee][Cc][Tt]"'
                   r'|"url"\s*:\s*"[A-Za-z][A-Za-z0-9+.-]*:(?:\\?/){2}')
-_FLOW_ID = KeyCell(r'"flow_id"\s*:\s*(?P<key>-?[0-9]+)')
+#: Where a line's flow id is: Suricata writes `"flow_id":…`; the pattern reads any spacing.
+_FLOW_ID = KeyCell(r'"flow_id"\s*:\s*(?P<key>-?[0-9]+)', '"flow_id":', b',} \t\r\n.eE', '"flow_id"')
 
 
 class EveFormat(Format):

@@ -39,35 +39,6 @@ def matching(lines: pa.Array, pattern: str) -> np.ndarray:
     return np.flatnonzero(pc.match_substring_regex(lines, pattern).to_numpy(zero_copy_only=False))
 
 
-def containing(lines: pa.Array, literals: frozenset[bytes]) -> np.ndarray | None:
-    """Indices of lines that contain one of `literals` (ascending, no repeats), from one
-    Hyperscan pass in literal mode: thousands of literals compile in tens of
-    milliseconds, and the pass reads a block several times faster than anything that
-    goes line by line. None without Hyperscan (or when it refuses the literals)."""
-    database = literal_database(literals) if BLOCK_SCAN else None
-    if database is None or not len(lines):
-        return None if database is None else np.zeros(0, dtype=np.int64)
-    found = _run(database, _bytes_of(lines), literals)
-    return None if found is None else _lines_ending(lines, found[0] + found[1])  # every literal's
-
-
-@lru_cache(maxsize=4)  # the same literals for every block of a lookup
-def literal_database(literals: frozenset[bytes]) -> Any:
-    """A Hyperscan database reporting every occurrence of each of `literals`, or None
-    (no Hyperscan, an empty literal, or one it refuses). Compiled before workers fork,
-    it is theirs too."""
-    if hyperscan is None or not literals or b"" in literals:
-        return None
-    ordered = sorted(literals)
-    database = hyperscan.Database()  # one id per literal: 4,000 sharing one compile 60 times slower
-    try:
-        database.compile(expressions=ordered, ids=list(range(len(ordered))), elements=len(ordered),
-                         flags=[0] * len(ordered), literal=True)
-    except (hyperscan.error, TypeError):  # TypeError: a binding without literal mode
-        return None
-    return database
-
-
 def _lines_ending(lines: pa.Array, ends: list[int]) -> np.ndarray:
     """The lines that matches ending at `ends` (from the first line's start) lie in."""
     offsets = line_offsets(lines)

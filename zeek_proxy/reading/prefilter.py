@@ -22,7 +22,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from zeek_proxy.reading.blocks import line_offsets
-from zeek_proxy.reading import linescan
 from zeek_proxy.core.networks import END, NEVER, NetworkSet
 from zeek_proxy.core.rule import Endpoints
 
@@ -34,15 +33,6 @@ class Lookup:
 
     uids: frozenset[str] = frozenset()
     flow_ids: frozenset[int] = frozenset()
-
-    def prepared(self) -> Lookup:
-        """This lookup, its literal searches compiled now, before workers fork, so that
-        they inherit them rather than each compiling its own."""
-        for keys in (self.uids, self.flow_ids):
-            literals = key_literals(keys)
-            if literals is not None and linescan.BLOCK_SCAN:
-                linescan.literal_database(literals)
-        return self
 
 
 @dataclass(frozen=True)
@@ -160,24 +150,20 @@ def keyed_lines(lines: pa.Array, cell: KeyCell, keys: frozenset[str] | frozenset
     """Indices of lines whose key, the group `key` of `cell.pattern` written as text, is
     one of `keys`, however many keys there are.
 
-    Only candidates are extracted with the pattern: the lines holding the text of some
-    key anywhere (one Hyperscan pass in literal mode: 4,000 keys compile in 0.07 s and
-    a 141 MB http.log is searched in 0.05 s, seven times less than the way below) or,
-    without Hyperscan or with a short key (which may occur everywhere) and where the
-    key's place is known (`cell.after`), the lines whose key begins with the first 8
-    bytes of one of `keys` (one substring search and one integer lookup per line), and
-    lines where that cannot be told.
+    Where the key's place is known (`cell.after`), only the lines whose key begins with
+    the first 8 bytes of one of `keys` (one substring search and one integer lookup per
+    line), and lines where that cannot be told, are extracted with the pattern: a 12 MB
+    block of ssl.log takes 10 ms. (A Hyperscan literal search for every key read a block
+    2 ms faster but took 0.1-0.2 s to compile 4,000 keys, on one core, before the
+    workers could start.)
     """
     if not keys or not len(lines):
         return np.zeros(0, dtype=np.int64)
     values, prefixes = _key_values(keys)
-    literals = key_literals(keys)  # a line holding a key holds its text
-    maybe = linescan.containing(lines, literals) if literals is not None else None
-    if maybe is None and cell.after is None:
+    if cell.after is None:
         return _extracted_in(lines, cell.pattern, values)
-    if maybe is None:
-        first, unclear = key_prefixes(lines, cell)
-        maybe = np.flatnonzero(pc.is_in(pa.array(first), value_set=prefixes).to_numpy(zero_copy_only=False) | unclear)
+    first, unclear = key_prefixes(lines, cell)
+    maybe = np.flatnonzero(pc.is_in(pa.array(first), value_set=prefixes).to_numpy(zero_copy_only=False) | unclear)
     if not len(maybe):
         return maybe
     return maybe[_extracted_in(lines.take(pa.array(maybe)), cell.pattern, values)]
@@ -190,7 +176,8 @@ _HIGH = np.uint64(0x8080808080808080)
 
 def key_prefixes(lines: pa.Array, cell: KeyCell) -> tuple[np.ndarray, np.ndarray]:
     """Each line's key prefix (its first 8 bytes, zero-padded, as an integer; 0 when the
-    line has no `cell.after`), and which lines' keys cannot be told this way."""
+    line has no `cell.after`), and which lines' keys cannot be told this way (an empty
+    key among them: its first byte is one of `cell.ends`)."""
     assert cell.after is not None
     at = pc.find_substring(lines, cell.after).to_numpy(zero_copy_only=False)
     data = np.frombuffer(lines.buffers()[2], dtype=np.uint8)
@@ -206,9 +193,11 @@ def key_prefixes(lines: pa.Array, cell: KeyCell) -> tuple[np.ndarray, np.ndarray
     if not len(words):
         return np.zeros(len(lines), dtype=np.uint64), unclear
     key = words[np.where(readable, begins, 0)]
-    prefixes = key & _before_first(key, cell.ends)
+    kept = _before_first(key, cell.ends)
+    prefixes = key & kept
     prefixes[~readable] = 0
-    return prefixes, unclear
+    # A key that ends at once is empty, or begins with white space the pattern may skip.
+    return prefixes, unclear | (readable & (kept == 0))
 
 
 def _words(data: np.ndarray) -> np.ndarray:
@@ -230,25 +219,9 @@ def _before_first(words: np.ndarray, wanted: bytes) -> np.ndarray:
 
 
 @lru_cache(maxsize=8)  # the same keys for every block of a lookup
-def _encoded(keys: frozenset[str] | frozenset[int]) -> tuple[bytes, ...]:
-    """The keys as they are written in a line."""
-    return tuple(str(key).encode() for key in keys)
-
-
-@lru_cache(maxsize=8)
-def key_literals(keys: frozenset[str] | frozenset[int]) -> frozenset[bytes] | None:
-    """The keys as they are written in a line (`linescan.containing` looks for them);
-    None when one is shorter than 8 bytes: a short key ("1") may occur on every line,
-    each occurrence a call back into Python (Zeek uids have 18 bytes, eve flow ids 15-16
-    digits)."""
-    literals = frozenset(_encoded(keys))
-    return literals if literals and min(map(len, literals)) >= _PREFIX_BYTES else None
-
-
-@lru_cache(maxsize=8)
 def _key_values(keys: frozenset[str] | frozenset[int]) -> tuple[pa.Array, pa.Array]:
-    """The keys as bytes, and their prefixes (see key_prefixes)."""
-    encoded = _encoded(keys)
+    """The keys as they are written in a line, and their prefixes (see key_prefixes)."""
+    encoded = [str(key).encode() for key in keys]
     padded = b"".join(key[:_PREFIX_BYTES].ljust(_PREFIX_BYTES, b"\0") for key in encoded)
     return pa.array(encoded, pa.large_binary()), pa.array(np.unique(np.frombuffer(padded, "<u8")))
 
