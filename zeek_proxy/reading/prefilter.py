@@ -76,7 +76,9 @@ class Selection:
 @dataclass(frozen=True)
 class Chosen:
     """Stage one's answer for a block: how many lines it has, which of them to parse
-    and where they lie in it, and the records not parsed."""
+    and where they lie in it, and the records not parsed. A forked worker sends the
+    lines to parse too (`texts`): the parent never reads the block's pages, and each
+    page it would read, one line on each, costs a page fault."""
 
     lines: int
     parse: np.ndarray
@@ -84,6 +86,7 @@ class Chosen:
     ends: np.ndarray
     filtered: int
     skipped: int
+    texts: list[bytes] | None = None
 
 
 _SPACE = np.frombuffer(b" \t\r\n\x0b\x0c", dtype=np.uint8)

@@ -190,6 +190,10 @@ class Reader:
         self.stats.skipped += result.skipped
         first = self._lines_read + 1
         self._lines_read += result.lines
+        if result.texts is not None:  # from a forked worker: this process has not read the block
+            for index, line in zip(result.parse.tolist(), result.texts):
+                yield first + index, line, line.endswith(b"\n")
+            return
         data = block.data
         for index, start, end in zip(result.parse.tolist(), result.starts.tolist(), result.ends.tolist()):
             line = bytes(data[start:end])

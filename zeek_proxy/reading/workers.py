@@ -15,6 +15,7 @@ the block is handed out, and what stage one needs to know of the input.
 
 from __future__ import annotations
 
+import dataclasses
 import mmap
 import multiprocessing
 import signal
@@ -150,6 +151,9 @@ def _stage_one_forked(job: StageJob, start: int, length: int, offset: int) -> Ch
     source, prefilter = _inherited
     block = Block(memoryview(source)[start : start + length], length, offset, source=source, start=start)
     try:
-        return chosen(job, block, prefilter)
+        result = chosen(job, block, prefilter)
+        data = block.data
+        texts = [bytes(data[s:e]) for s, e in zip(result.starts.tolist(), result.ends.tolist())]
+        return dataclasses.replace(result, texts=texts)
     finally:
         release(block)
