@@ -18,7 +18,8 @@ from zat.log_to_dataframe import LogToDataFrame
 
 from conftest import generate
 from zeek_proxy import scan
-from zeek_proxy.reading import blocks, linescan, workers
+from zeek_proxy.reading import blocks, linescan, reader, workers
+from zeek_proxy.reading.prefilter import Prefilter, keep_nothing
 
 INTERNAL = [ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")]
 EXCLUDED = [ipaddress.ip_network(n) for n in
@@ -224,3 +225,91 @@ def test_layout_changing_mid_file_is_followed_by_the_workers(generated: tuple[Pa
     assert fast.alerts["event.id"].tolist() == full.alerts["event.id"].tolist()
     assert fast.alerts.drop(columns="event.created", errors="ignore").equals(full.alerts)
     assert fast.inputs[0].read == full.inputs[0].read and fast.inputs[0].balanced
+
+
+def _mapped_copy(generated: tuple[Path, list], tmp_path: Path, names: tuple[str, ...]) -> Path:
+    """A folder of generated logs dated back, so that they are mapped, not read."""
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    old = time.time() - 2 * blocks.QUIET_SECONDS
+    for name in names:
+        (folder / name).write_bytes((generated[0] / name).read_bytes())
+        os.utime(folder / name, (old, old))
+    return folder
+
+
+def test_one_set_of_processes_judges_every_file_of_a_scan(generated: tuple[Path, list], tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """The processes are forked once for a scan of several large files (not once per
+    file), and find what threads find."""
+    if not workers._can_fork():
+        pytest.skip("no fork on this platform")
+    folder = _mapped_copy(generated, tmp_path, ("conn.log", "conn.json.log", "eve.json"))
+    monkeypatch.setattr(blocks, "BLOCK_SIZE", 1 << 16)
+    monkeypatch.setattr(workers, "PROCESS_MIN_BYTES", 1 << 62)
+    threads = scan([str(folder)], jobs=2)
+    forks = []
+    processes = workers._processes
+    monkeypatch.setattr(workers, "_processes", lambda jobs: (forks.append(jobs), processes(jobs))[1])
+    monkeypatch.setattr(workers, "PROCESS_MIN_BYTES", 0)
+    forked = scan([str(folder)], jobs=2)
+    assert forks == [2]
+    assert forked.alerts["event.id"].tolist() == threads.alerts["event.id"].tolist() != []
+    assert [(s.path, s.read, s.filtered, s.alerts) for s in forked.inputs] == \
+        [(s.path, s.read, s.filtered, s.alerts) for s in threads.inputs]
+
+
+def test_blocks_a_process_cannot_map_are_judged_by_the_parent(generated: tuple[Path, list], tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """A process that finds the path renamed over says so, and the parent judges the
+    block itself: every other block here, with the same alerts and counts."""
+    if not workers._can_fork():
+        pytest.skip("no fork on this platform")
+    folder = _mapped_copy(generated, tmp_path, ("conn.log",))
+    monkeypatch.setattr(blocks, "BLOCK_SIZE", 1 << 16)
+    monkeypatch.setattr(workers, "PROCESS_MIN_BYTES", 0)
+    expected = scan([str(folder)], jobs=1)
+    calls = iter(range(10**6))  # each forked process counts its own calls
+    map_of = workers._map_of
+    monkeypatch.setattr(workers, "_map_of", lambda file: map_of(file) if next(calls) % 2 else None)
+    parent_judged = []
+    judge = reader.chosen
+    monkeypatch.setattr(reader, "chosen", lambda *args: (parent_judged.append(1), judge(*args))[1])
+    result = scan([str(folder)], jobs=2)
+    assert parent_judged
+    assert result.alerts["event.id"].tolist() == expected.alerts["event.id"].tolist() != []
+    assert (result.inputs[0].read, result.inputs[0].filtered) == (expected.inputs[0].read, expected.inputs[0].filtered)
+
+
+def test_a_process_maps_only_the_file_the_parent_opened(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(workers, "_mapped", None)
+    path = tmp_path / "conn.log"
+    path.write_bytes(b"first\n")
+    info = path.stat()
+    ref = blocks.FileRef(str(path), info.st_dev, info.st_ino)
+    mapped = workers._map_of(ref)
+    assert mapped is not None and mapped[:6] == b"first\n"
+    other = tmp_path / "new.log"
+    other.write_bytes(b"other\n")
+    other.replace(path)  # rotated: the path names another file now
+    monkeypatch.setattr(workers, "_mapped", None)
+    assert workers._map_of(ref) is None
+
+
+def test_a_prefilter_that_cannot_be_sent_is_run_in_threads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    if not workers._can_fork():
+        pytest.skip("no fork on this platform")
+    monkeypatch.setattr(workers, "PROCESS_MIN_BYTES", 0)
+    path = tmp_path / "conn.log"
+    path.write_bytes(b"x\n" * 100)
+    old = time.time() - 2 * blocks.QUIET_SECONDS
+    os.utime(path, (old, old))
+    with path.open("rb") as stream:
+        first = next(blocks.read_blocks(stream))
+        assert first.file is not None
+        sendable = workers.StageOne(Prefilter(ports=(8080,), keep=keep_nothing), 2, first)
+        local = workers.StageOne(Prefilter(ports=(8080,), keep=lambda _: True), 2, first)
+        assert sendable.forked and not local.forked
+        sendable.shutdown()
+        local.shutdown()
+        del first

@@ -18,12 +18,12 @@ import numpy as np
 from zeek_proxy.lazy import load_pandas, pd
 from zeek_proxy import core
 from zeek_proxy.reading.reader import Reader
-from zeek_proxy.reading.workers import leave_signals_to_parent
+from zeek_proxy.reading.workers import leave_signals_to_parent, shared_processes
 from zeek_proxy.reading.blocks import MAX_RECORD
 from zeek_proxy.reading.inputs import (
     EVIDENCE_NAME_PATTERNS, HEAD_SIZE, LOG_NAME_PATTERNS, SOCKS_NAME_PATTERNS, OpenLog, Opened, expand, open_log,
 )
-from zeek_proxy.reading.prefilter import Lookup, Prefilter
+from zeek_proxy.reading.prefilter import Lookup, Prefilter, keep_nothing
 from zeek_proxy.formats.base import CONNECTION_LOGS, Format
 from zeek_proxy.formats.eve import EveFormat
 from zeek_proxy.formats.sniff import FORMATS_ALLOWED, choose, sniff, zeek_log
@@ -352,7 +352,7 @@ def _looked_up(paths: Sequence[str | Opened], input_format: str, hits: list[pd.D
     flow_ids = frozenset(int(f) for f in flows)
     files = [p.path if isinstance(p, Opened) else p for p in paths]
     files = [f for f in files if f != "-"]
-    lookup = Prefilter(ports=(), keep=lambda _: False, lookup=Lookup(uids, flow_ids))
+    lookup = Prefilter(ports=(), keep=keep_nothing, lookup=Lookup(uids, flow_ids))
     again = ("http",) if counted is not None else ("http", "ssl")
 
     def read_again(head: bytes, format_class: type[Format]) -> bool:
@@ -417,20 +417,21 @@ def scan(
     archives = _archives(paths, names, jobs) if state is None and not strict else []
     hits, tunnels = _scan_archives(archives, _ArchiveJob(settings, input_format, prefilter, max_record, names, logs,
                                                           defer), jobs, inputs, errors, progress)
-    frames = read_frames(paths, input_format, strict, inputs, errors,
-                         rule_prefilter(settings) if prefilter else None, jobs, progress, state,
-                         max_record, warnings, names, logs, wanted=_not_deferred if defer else None,
-                         skip=frozenset(archives))
-    try:
-        _judge(frames, settings, inputs, hits, tunnels)
-    except MalformedRecordError as exc:  # --strict: what was read before it still counts
-        errors.append(exc)
-    if archives:  # their counts came first: put every input back in the order of the paths
-        order = {path: i for i, path in enumerate(expand([p for p in paths if isinstance(p, str)], names).files)}
-        inputs.sort(key=lambda stats: order.get(stats.path, -1))
-    if settings.evidence:
-        hits += _looked_up(paths, input_format, hits, jobs, max_record, names,
-                           (inputs, errors) if defer else None)
+    with shared_processes():  # one set of pre-filter processes for every file and pass
+        frames = read_frames(paths, input_format, strict, inputs, errors,
+                             rule_prefilter(settings) if prefilter else None, jobs, progress, state,
+                             max_record, warnings, names, logs, wanted=_not_deferred if defer else None,
+                             skip=frozenset(archives))
+        try:
+            _judge(frames, settings, inputs, hits, tunnels)
+        except MalformedRecordError as exc:  # --strict: what was read before it still counts
+            errors.append(exc)
+        if archives:  # their counts came first: put every input back in the order of the paths
+            order = {path: i for i, path in enumerate(expand([p for p in paths if isinstance(p, str)], names).files)}
+            inputs.sort(key=lambda stats: order.get(stats.path, -1))
+        if settings.evidence:
+            hits += _looked_up(paths, input_format, hits, jobs, max_record, names,
+                               (inputs, errors) if defer else None)
     result = conclude(hits, inputs, errors, settings, since, until, max_signals, state, tunnels)
     result.warnings = warnings
     return result

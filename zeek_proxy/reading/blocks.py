@@ -35,6 +35,17 @@ QUIET_SECONDS = 60  # files changed more recently than this are read, not mapped
 
 
 @dataclass(frozen=True)
+class FileRef:
+    """Which file a mapped block is of, for a forked worker to map it itself: its path,
+    and the device and inode it had when opened (a path renamed over since names
+    another file, which the worker must not read)."""
+
+    path: str
+    device: int
+    inode: int
+
+
+@dataclass(frozen=True)
 class Block:
     """Whole lines of a log, the first `length` bytes of `buffer`; only the stream's very
     last line may lack its newline."""
@@ -43,8 +54,9 @@ class Block:
     length: int
     offset: int  # bytes of the (uncompressed) stream before this block
     dropped: int = 0  # > 0: no lines, but one line of this many bytes, too long to keep
-    source: Any = None  # the memory map `buffer` views, if any (forked workers inherit it)
+    source: Any = None  # the memory map `buffer` views, if any
     start: int = 0  # where `buffer` begins in `source`
+    file: FileRef | None = None  # the mapped file, when it has a path
 
     @property
     def data(self) -> memoryview:
@@ -174,11 +186,12 @@ def release(block: Block) -> None:
         block.source.madvise(mmap.MADV_DONTNEED, first, block.start + block.length - first)
 
 
-def _memory_map(stream: BinaryIO) -> tuple[mmap.mmap, int] | None:
-    """A read-only map of the regular file behind `stream`, and where the stream stands
-    in it; None for anything else (pipes, decompressors, empty files), and for a file
-    changed in the last minute: a log still being written may be truncated in place
-    (logrotate's copytruncate), and a mapped file that shrinks kills the reader."""
+def _memory_map(stream: BinaryIO) -> tuple[mmap.mmap, int, FileRef | None] | None:
+    """A read-only map of the regular file behind `stream`, where the stream stands in
+    it, and the file's reference; None for anything else (pipes, decompressors, empty
+    files), and for a file changed in the last minute: a log still being written may be
+    truncated in place (logrotate's copytruncate), and a mapped file that shrinks kills
+    the reader."""
     if not isinstance(stream, (io.BufferedReader, io.FileIO)):
         return None
     try:
@@ -186,12 +199,15 @@ def _memory_map(stream: BinaryIO) -> tuple[mmap.mmap, int] | None:
         info = os.fstat(descriptor)
         if not stat.S_ISREG(info.st_mode) or info.st_size == 0 or time.time() - info.st_mtime < QUIET_SECONDS:
             return None
-        return mmap.mmap(descriptor, 0, access=mmap.ACCESS_READ), stream.tell()
+        name = stream.name
+        file = FileRef(os.path.abspath(name), info.st_dev, info.st_ino) if isinstance(name, str) else None
+        return mmap.mmap(descriptor, 0, access=mmap.ACCESS_READ), stream.tell(), file
     except (OSError, ValueError):
         return None
 
 
-def _mapped_blocks(source: mmap.mmap, position: int, size: int, max_line: int) -> Iterator[Block]:
+def _mapped_blocks(source: mmap.mmap, position: int, file: FileRef | None, size: int,
+                   max_line: int) -> Iterator[Block]:
     """`read_blocks` over a memory map: the same blocks, as views."""
     first, end = position, len(source)
     view = memoryview(source)
@@ -207,7 +223,7 @@ def _mapped_blocks(source: mmap.mmap, position: int, size: int, max_line: int) -
                 yield Block(bytearray(), 0, position - first, dropped=cut - position)
                 position = cut
                 continue
-        yield Block(view[position:cut], cut - position, position - first, source=source, start=position)
+        yield Block(view[position:cut], cut - position, position - first, source=source, start=position, file=file)
         position = cut
 
 

@@ -64,6 +64,11 @@ class Prefilter:
         return "(?:" + "|".join(sorted({str(p) for p in self.ports}, key=len, reverse=True)) + ")"
 
 
+def keep_nothing(_: Endpoints) -> bool:
+    """`keep` of a look-up, which keeps records by their key alone."""
+    return False
+
+
 @dataclass
 class Selection:
     """What stage one decided for a block: lines to parse, records not parsed."""

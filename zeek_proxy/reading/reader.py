@@ -130,7 +130,7 @@ class Reader:
     def _preselected_lines(self, stream: BinaryIO, prefilter: Prefilter, jobs: int,
                            progress: Progress | None) -> Iterator[tuple[int, bytes, bool]]:
         """Blocks pre-filtered by `jobs` workers; chosen lines come back in file order."""
-        pending: deque[tuple[Block, list[str], Future[Chosen]]] = deque()
+        pending: deque[tuple[Block, list[str], Future[Chosen | None]]] = deque()
         workers: StageOne | None = None
         try:
             # Up to BLOCKS_AHEAD * jobs + 1 blocks are with the workers while the main thread
@@ -147,9 +147,9 @@ class Reader:
                     while pending:
                         yield from self._pending(pending, prefilter)
                     workers = workers or StageOne(prefilter, jobs, block)
-                    if workers.forked:  # judged in a process, so that this one has touched no Arrow kernel yet
-                        result = workers.submit(self.job(), block).result()
-                    else:
+                    # Judged in a process, so that this one has touched no Arrow kernel yet.
+                    result = workers.submit(self.job(), block).result() if workers.forked else None
+                    if result is None:
                         result = chosen(self.job(for_a_worker=False), block, prefilter)
                     yield from self._chosen(block, result)
                 else:
@@ -172,14 +172,14 @@ class Reader:
             if workers is not None:
                 workers.shutdown()
 
-    def _pending(self, pending: deque[tuple[Block, list[str], Future[Chosen]]],
+    def _pending(self, pending: deque[tuple[Block, list[str], Future[Chosen | None]]],
                  prefilter: Prefilter) -> Iterator[tuple[int, bytes, bool]]:
         """The oldest block's chosen lines. A worker judged the block under the header
         in force when it was handed out; if header lines read since have changed it
-        (concatenated Zeek logs), the block is judged again here."""
+        (concatenated Zeek logs), or a process could not read it, it is judged here."""
         block, header, future = pending.popleft()
         result = future.result()
-        if header != self.header():
+        if result is None or header != self.header():  # None: a process could not read it
             result = chosen(self.job(for_a_worker=False), block, prefilter)
         return self._chosen(block, result)
 

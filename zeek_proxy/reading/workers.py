@@ -4,10 +4,14 @@ Threads share the GIL, and Hyperscan's match callbacks and the Python between Ar
 kernels need it; on JSON and eve, where the port pattern matches thousands of lines per
 block, two threads are hardly faster than one, and on Zeek TSV 1.5 times. A large
 memory-mapped file is therefore pre-filtered by forked processes, each with its own
-GIL. They inherit the map and the pre-filter, read each block's bytes in place, and
-send back only which lines to parse (a few per thousand) and the counts. Everything
-else (gzip, pipes, logs still being written, small files, one job, platforms without
-fork) uses threads.
+GIL. They map the file themselves, read each block's bytes in place, and send back
+only which lines to parse (a few per thousand), those lines, and the counts.
+Everything else (gzip, pipes, logs still being written, small files, one job,
+platforms without fork) uses threads.
+
+Within `shared_processes` (a scan), the processes are forked once, at the first
+mapped file, and judge the blocks of every later file too: forking a parent that
+holds pandas costs 15-30 ms, once per file otherwise.
 
 Either way a worker judges a block with a `StageJob`: a copy of the format taken when
 the block is handed out, and what stage one needs to know of the input.
@@ -16,28 +20,29 @@ the block is handed out, and what stage one needs to know of the input.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import mmap
 import multiprocessing
+import os
+import pickle
 import signal
 import sys
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Iterator
 
 import numpy as np
 import pyarrow as pa
 
 from zeek_proxy.formats.base import Format
-from zeek_proxy.reading.blocks import Block, line_offsets, lines_of, release
+from zeek_proxy.reading.blocks import Block, FileRef, line_offsets, lines_of, release
 from zeek_proxy.reading.prefilter import Chosen, Prefilter, Selection
 from zeek_proxy.reading.sparse import sparse_chosen
 
 #: Mapped files at least this large are pre-filtered by processes: forking costs a few
 #: milliseconds, a block's work ten or more.
 PROCESS_MIN_BYTES = 64 << 20
-
-
-#: The map and pre-filter that forked processes inherit (set before they are forked).
-_inherited: tuple[mmap.mmap, Prefilter] | None = None
 
 
 @dataclass
@@ -51,34 +56,75 @@ class StageJob:
     max_record: int
 
 
+class _Shared:
+    """The processes of a `shared_processes` scope, forked at their first use."""
+
+    def __init__(self) -> None:
+        self.pool: ProcessPoolExecutor | None = None
+        self.jobs = 0
+
+    def executor(self, jobs: int) -> ProcessPoolExecutor | None:
+        """The scope's processes, if they are `jobs` many (or not forked yet)."""
+        if self.pool is None:
+            self.pool, self.jobs = _processes(jobs), jobs
+        return self.pool if self.jobs == jobs else None
+
+
+_shared: _Shared | None = None
+_prefilter_ids = itertools.count()
+
+
+@contextmanager
+def shared_processes() -> Iterator[None]:
+    """Within it, every large mapped file is judged by the same forked processes."""
+    global _shared
+    outer, _shared = _shared, _Shared()
+    try:
+        yield
+    finally:
+        scope, _shared = _shared, outer
+        if scope.pool is not None:
+            scope.pool.shutdown(wait=True, cancel_futures=True)
+
+
 class StageOne:
     """Runs stage one for the blocks of one input, in threads or forked processes,
     chosen at its first block."""
 
     def __init__(self, prefilter: Prefilter, jobs: int, first: Block) -> None:
-        global _inherited
         self.prefilter = prefilter
-        self.forked = (jobs > 1 and first.source is not None
+        self.own = True
+        self.forked = (jobs > 1 and first.file is not None and first.source is not None
                        and len(first.source) >= PROCESS_MIN_BYTES and _can_fork())
         if self.forked:
-            _inherited = (first.source, prefilter)  # processes fork at the first submit
-            for stream in (sys.stdout, sys.stderr):  # or a child would write its copy again
-                stream.flush()
-            self.executor: Executor = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork"),
-                                                          initializer=_prepare_worker)
+            try:  # sent with every block; each process unpickles it once
+                self.sent = (next(_prefilter_ids), pickle.dumps(prefilter))
+            except (pickle.PicklingError, AttributeError, TypeError):  # e.g. a lambda: threads
+                self.forked = False
+        if self.forked:
+            shared = _shared.executor(jobs) if _shared is not None else None
+            self.own = shared is None
+            self.executor: Executor = shared or _processes(jobs)
         else:
             self.executor = ThreadPoolExecutor(jobs)
 
-    def submit(self, job: StageJob, block: Block) -> Future[Chosen]:
-        """Stage one for `block`."""
+    def submit(self, job: StageJob, block: Block) -> Future[Chosen | None]:
+        """Stage one for `block` (None: a process could not read it; judge it here)."""
         if self.forked:
-            return self.executor.submit(_stage_one_forked, job, block.start, block.length, block.offset)
+            return self.executor.submit(_stage_one_forked, job, block.file, block.start, block.length,
+                                        block.offset, self.sent)
         return self.executor.submit(chosen, job, block, self.prefilter)
 
     def shutdown(self) -> None:
-        global _inherited
-        self.executor.shutdown(wait=True, cancel_futures=True)
-        _inherited = None
+        if self.own:
+            self.executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _processes(jobs: int) -> ProcessPoolExecutor:
+    """Forked pre-filter processes (all forked at the first submit)."""
+    for stream in (sys.stdout, sys.stderr):  # or a child would write its copy again
+        stream.flush()
+    return ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork"), initializer=_prepare_worker)
 
 
 def leave_signals_to_parent() -> None:
@@ -144,11 +190,24 @@ def _judged(job: StageJob, block: Block, prefilter: Prefilter) -> tuple[pa.Array
         return lines, Selection(parse=list(range(len(lines))))
 
 
-def _stage_one_forked(job: StageJob, start: int, length: int, offset: int) -> Chosen:
-    """Stage one in a forked process, on a block of the inherited map; its pages are
-    let go afterwards, so that a process's memory stays one block whatever the file."""
-    assert _inherited is not None
-    source, prefilter = _inherited
+#: In a worker process: the file it has mapped, and the pre-filters it was sent.
+_mapped: tuple[FileRef, mmap.mmap] | None = None
+_prefilters: dict[int, Prefilter] = {}
+
+
+def _stage_one_forked(job: StageJob, file: FileRef, start: int, length: int, offset: int,
+                      sent: tuple[int, bytes]) -> Chosen | None:
+    """Stage one in a forked process, on a block of its own map of `file`; its pages are
+    let go afterwards, so that a process's memory stays one block whatever the file.
+    None when the process cannot map the same file (renamed over since it was opened)."""
+    source = _map_of(file)
+    if source is None or len(source) < start + length:
+        return None
+    ident, pickled = sent
+    prefilter = _prefilters.get(ident)
+    if prefilter is None:
+        _prefilters.clear()  # scans use one or two pre-filters, one after the other
+        prefilter = _prefilters[ident] = pickle.loads(pickled)
     block = Block(memoryview(source)[start : start + length], length, offset, source=source, start=start)
     try:
         result = chosen(job, block, prefilter)
@@ -157,3 +216,21 @@ def _stage_one_forked(job: StageJob, start: int, length: int, offset: int) -> Ch
         return dataclasses.replace(result, texts=texts)
     finally:
         release(block)
+
+
+def _map_of(file: FileRef) -> mmap.mmap | None:
+    """This process's map of `file`, made at its first block (the one before it is
+    dropped); None when the path no longer names the same file."""
+    global _mapped
+    if _mapped is not None and _mapped[0] == file:
+        return _mapped[1]
+    _mapped = None  # the last block's views are gone: the old map closes with its last reference
+    try:
+        with open(file.path, "rb") as stream:
+            info = os.fstat(stream.fileno())
+            if (info.st_dev, info.st_ino) != (file.device, file.inode):
+                return None
+            _mapped = (file, mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ))
+    except (OSError, ValueError):
+        return None
+    return _mapped[1]
