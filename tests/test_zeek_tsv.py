@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import given, strategies as st
 
+from zeek_proxy.formats.zeek import EVIDENCE_LOGS
 from zeek_proxy.formats.zeek.conn import FIELDS, conn_row
 from zeek_proxy.formats.zeek_tsv import ZeekTSVFormat, unescape
+from zeek_proxy.reading.blocks import Block, lines_of
 from zeek_proxy.reading.reader import Reader
 from zeek_proxy.errors import MalformedRecordError, SourceLocation
 from zeek_proxy.schema import empty_frame
@@ -348,3 +352,31 @@ def test_conn_fields_name_every_field_the_mapping_reads() -> None:
 
     conn_row(get)
     assert asked == set(FIELDS)
+
+
+_HTTP_CELLS = st.sampled_from(["CONNECT", "connect", "CoNnEcT", "CONNECTX", "GET", "-", "", "http://a/b",
+                               "HTTPS://a:443", "svn+ssh://x", "/index", "a:443", "1http://x", "x//y", ":://"])
+
+
+@given(order=st.permutations(["ts", "uid", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p",
+                              "method", "host", "uri", "referrer"]),
+       rows=st.lists(st.lists(_HTTP_CELLS, min_size=10, max_size=10), min_size=1, max_size=12),
+       dropped=st.sampled_from([None, "method", "uri"]))
+def test_proxy_requests_are_the_lines_whose_method_or_uri_cell_says_so(order: list[str], rows: list[list[str]],
+                                                                       dropped: str | None) -> None:
+    """Whatever the column order (uri after method, as Zeek writes it, or not; either
+    missing), the lines chosen are those whose method cell is CONNECT in any case, or
+    whose uri cell is an absolute URI; a referrer holding one does not count."""
+    fields = [name for name in order if name != dropped]
+    adapter = ZeekTSVFormat("http.log", logs=EVIDENCE_LOGS)
+    adapter.parse(1, ("#fields\t" + "\t".join(fields) + "\n").encode(), True)
+    lines = ["\t".join(cells[: len(fields)]) + "\n" for cells in rows]
+    data = "".join(lines).encode()
+    found = adapter._proxy_requests(lines_of(Block(bytearray(data), len(data), 0)))
+
+    def proxy_request(cells: list[str]) -> bool:
+        named = dict(zip(fields, cells))
+        return named.get("method", "").lower() == "connect" \
+            or re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", named.get("uri", "")) is not None
+
+    assert found == [i for i, cells in enumerate(rows) if proxy_request(cells)]
