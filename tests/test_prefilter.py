@@ -147,15 +147,23 @@ def _block_lines(lines: list[bytes]) -> pa.Array:
     return lines_of(Block(bytearray(data), len(data), 0))
 
 
-@given(uids=st.lists(_KEYS, min_size=1, max_size=30), keys=st.sets(_KEYS, max_size=6),
-       ts=st.sampled_from(["1.5", "1700000000.123456", "", "x"]), cut=st.booleans())
-@example(uids=["CAbcdefgh1", "CAbcdefgh2", "C1"], keys={"CAbcdefgh2", "C1"}, ts="1.5", cut=True)
-@example(uids=["x", "1"], keys={"1"}, ts="1.5", cut=False)
-def test_tsv_lookup_finds_what_extraction_finds(uids: list[str], keys: set[str], ts: str, cut: bool) -> None:
-    lines = [_tsv_line(uid, ts, "10.0.0.1\t80") for uid in uids]
+_TIMES = st.sampled_from(["1700000000.123456", "1700000000.1234567", "170000000.123456", "1.5", "", "x",
+                          "1700000000\t123456", "1700000000.12345\t"])
+
+
+@given(uids=st.lists(st.tuples(_KEYS, _TIMES), min_size=1, max_size=30), keys=st.sets(_KEYS, max_size=6),
+       cut=st.booleans())
+@example(uids=[("CAbcdefgh1", "1.5"), ("CAbcdefgh2", "1.5"), ("C1", "1.5")], keys={"CAbcdefgh2", "C1"}, cut=True)
+@example(uids=[("x", "1.5"), ("1", "1.5")], keys={"1"}, cut=False)
+@example(uids=[("Ca", "1700000000.123456"), ("Cb", "1700000000\t123456"), ("Cc", "170000000.123456")],
+         keys={"Cb", "Cc", "123456"}, cut=False)
+def test_tsv_lookup_finds_what_extraction_finds(uids: list[tuple[str, str]], keys: set[str], cut: bool) -> None:
+    """Whatever each line's time (the first separator is looked for where the first
+    line has it, then searched for), and a last line cut short."""
+    lines = [_tsv_line(uid, ts, "10.0.0.1\t80") for uid, ts in uids]
     if cut:  # a last line without its newline, its key at the very end of the block
-        lines[-1] = lines[-1].split(b"\t")[0] + b"\t" + uids[-1].encode()
-    wanted = frozenset(k for k in keys if k) | frozenset(uids[:1])
+        lines[-1] = lines[-1].split(b"\t")[0] + b"\t" + uids[-1][0].encode()
+    wanted = frozenset(k for k in keys if k) | frozenset(uid for uid, _ in uids[:1])
     found = keyed_lines(_block_lines(lines), _TSV_UID, wanted).tolist()
     assert found == _slowly(lines, _TSV_UID, wanted)
 
