@@ -330,3 +330,94 @@ def test_a_worker_process_s_copy_of_the_format_chooses_the_same_lines(tmp_path: 
     prefilter = rule_prefilter(replace(build_settings(), evidence=True))
     copy = pickle.loads(pickle.dumps(format))
     assert copy.select(lines, [], prefilter).parse == format.select(lines, [], prefilter).parse == [0]
+
+
+def _http_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The http logs scans read, once for each time they are read."""
+    from zeek_proxy import pipeline
+
+    read: list[str] = []
+    reader = pipeline.Reader
+
+    def noted(format, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if Path(format.path).name == "http.log":
+            read.append(format.path)
+        return reader(format, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "Reader", noted)
+    return read
+
+
+@pytest.mark.parametrize("write", [write_tsv, write_json], ids=["tsv", "json"])
+def test_http_logs_are_read_once_unless_a_proxy_request_s_connection_has_more(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, write) -> None:
+    """The sensor folder's CONNECTs have no other http record: http.log is read once,
+    for the alerts' uids and for the proxy requests at once. A GET inside the CONNECT
+    tunnel on 8888 (same uid, a line the first read did not parse) makes it read again
+    for that connection, and the alert says so."""
+    opened = _http_reads(monkeypatch)
+    folder = sensor_folder(tmp_path / "once", write)
+    _as_zeek_writes_it(folder / "http.log")
+    once = alerts_of(folder, "--evidence")
+    assert len(opened) == 1
+    assert once["Cconnect"]["zeek_proxy"]["evidence"] == ["http-connect", "tls"]
+
+    opened.clear()
+    folder = sensor_folder(tmp_path / "twice", write)
+    http = (folder / "http.log").read_text().splitlines(keepends=True)
+    inside = [T0 + 1.5, "Cconnect", "10.1.1.2", 40001, "9.9.9.9", 8888, 2, "GET", "target.example", "/in",
+              "curl/8", 200, "-", "-"]
+    write(folder, "http", [[*row] for row in _rows(http, write)] + [inside])
+    _as_zeek_writes_it(folder / "http.log")
+    twice = alerts_of(folder, "--evidence")
+    assert len(opened) == 2
+    assert twice["Cconnect"]["zeek_proxy"]["evidence"] == ["http", "http-connect", "tls"]
+
+
+def _as_zeek_writes_it(path: Path) -> None:
+    """JSON lines without spaces, as Zeek writes them (`"uid":"…"`: where the uid
+    prefix is read; a spaced line is looked at the slow way, and the read not trusted
+    to have seen every uid)."""
+    if path.read_text().startswith("{"):
+        path.write_text("".join(json.dumps(json.loads(line), separators=(",", ":")) + "\n"
+                                for line in path.read_text().splitlines()))
+
+
+def _rows(lines: list[str], write) -> list[list[object]]:  # type: ignore[no-untyped-def]
+    """The rows of a log `write` wrote, back as cells."""
+    fields = FIELDS["http"].split()
+    if write is write_json:
+        return [[json.loads(line).get(field, "-") for field in fields] for line in lines]
+    return [line.rstrip("\n").split("\t") for line in lines if not line.startswith("#")]
+
+
+def test_line_keys_count_the_lines_holding_each_key_prefix() -> None:
+    import numpy as np
+
+    from zeek_proxy.reading import prefilter
+
+    seen = prefilter.LineKeys()
+    _, first = prefilter.keyed_lines_seen(_tsv_lines(["CAAAAAAA1", "CAAAAAAA2", "Cb", "Cb"]), _TSV_UID, frozenset())
+    seen.add(first)
+    seen.add(np.zeros(0, dtype=np.uint64))
+    assert seen.lines_with(frozenset({"CAAAAAAA9", "Cb", "Cc"})) == {"CAAAAAAA9": 2, "Cb": 2, "Cc": 0}
+    seen.add(None)  # a block whose keys could not all be told
+    assert not seen.complete and seen.lines_with(frozenset({"Cb"})) is None
+    seen.add(first)
+    assert seen.lines_with(frozenset({"Cb"})) is None
+
+
+def _tsv_lines(uids: list[str]):  # type: ignore[no-untyped-def]
+    from zeek_proxy.reading.blocks import Block, lines_of
+
+    data = "".join(f"{T0}.000001\t{uid}\t10.0.0.1\n" for uid in uids).encode()
+    return lines_of(Block(bytearray(data), len(data), 0))
+
+
+def _tsv_uid():  # type: ignore[no-untyped-def]
+    from zeek_proxy.reading.prefilter import KeyCell
+
+    return KeyCell(r"^(?:[^\t\n]*\t){1}(?P<key>[^\t\r\n]*)", "\t", b"\t\r\n")
+
+
+_TSV_UID = _tsv_uid()

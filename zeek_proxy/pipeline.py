@@ -8,6 +8,7 @@ from __future__ import annotations
 import fnmatch
 import multiprocessing
 import os
+from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
@@ -23,7 +24,7 @@ from zeek_proxy.reading.blocks import MAX_RECORD
 from zeek_proxy.reading.inputs import (
     EVIDENCE_NAME_PATTERNS, HEAD_SIZE, LOG_NAME_PATTERNS, SOCKS_NAME_PATTERNS, OpenLog, Opened, expand, open_log,
 )
-from zeek_proxy.reading.prefilter import Lookup, Prefilter, keep_nothing
+from zeek_proxy.reading.prefilter import LineKeys, Lookup, Prefilter, keep_nothing
 from zeek_proxy.formats.base import CONNECTION_LOGS, Format
 from zeek_proxy.formats.eve import EveFormat
 from zeek_proxy.formats.sniff import FORMATS_ALLOWED, choose, sniff, zeek_log
@@ -64,6 +65,7 @@ def read_frames(
     state: State | None = None, max_record: int = MAX_RECORD, warnings: list[str] | None = None,
     names: tuple[str, ...] = LOG_NAME_PATTERNS, logs: frozenset[str] = CONNECTION_LOGS,
     wanted: Callable[[bytes, type[Format]], bool] | None = None, skip: frozenset[str] = frozenset(),
+    line_keys: LineKeys | None = None,
 ) -> Iterator[pd.DataFrame]:
     """ECS frames of the records in `paths`, input after input.
 
@@ -78,6 +80,7 @@ def read_frames(
     format)` is false is passed over. Files a folder holds under other names are read
     when they are eve files or Zeek logs of a kind `names` are there for, and passed
     over otherwise, with one warning naming them. Files in `skip` are read elsewhere.
+    A look-up's `line_keys` keeps the key prefix of every line it reads.
     """
     inputs = inputs if inputs is not None else []
     errors = errors if errors is not None else []
@@ -109,6 +112,7 @@ def read_frames(
                     inputs.pop()
                     continue
                 reader = Reader(format_class(path, stats, logs), strict=strict, max_record=max_record)
+                reader.line_keys = line_keys
                 start = None
                 if state is not None and path != "-":
                     start = _resume(state, path, log, reader)
@@ -248,8 +252,14 @@ def _hits(frame: pd.DataFrame, settings: Settings) -> pd.DataFrame:
 
 
 def _not_deferred(head: bytes, format_class: type[Format]) -> bool:
-    """Whether a file is read in the scan when ssl logs are read after it (`_looked_up`)."""
-    return format_class is EveFormat or zeek_log(head) != "ssl"
+    """Whether a file is read in the scan when http and ssl logs are read after it
+    (`_looked_up`)."""
+    return format_class is EveFormat or zeek_log(head) not in ("http", "ssl")
+
+
+def _zeek_log_of(*names: str) -> Callable[[bytes, type[Format]], bool]:
+    """`wanted` for the Zeek logs of `names` (eve files are wanted by no name)."""
+    return lambda head, format_class: format_class is not EveFormat and zeek_log(head) in names
 
 
 def _archives(paths: Sequence[str | Opened], names: tuple[str, ...], jobs: int) -> list[str]:
@@ -335,15 +345,22 @@ def _judge(frames: Iterator[pd.DataFrame], settings: Settings, inputs: list[Inpu
             tunnels.append(core.proxy_tunnels(frame))
 
 
-def _looked_up(paths: Sequence[str | Opened], input_format: str, hits: list[pd.DataFrame], jobs: int,
-               max_record: int, names: tuple[str, ...],
+def _looked_up(paths: Sequence[str | Opened], input_format: str, hits: list[pd.DataFrame], settings: Settings,
+               jobs: int, max_record: int, names: tuple[str, ...],
                counted: tuple[list[InputStats], list[InputError]] | None = None) -> list[pd.DataFrame]:
     """The records, in http and ssl logs (and, for connections only the protocol
     detection saw, in eve files), of the connections of `hits`: what they add to the
     alerts. Files read again are read whole and uncounted (their counts come from the
-    scan); standard input cannot be read again. With `counted` (inputs, errors), ssl
-    logs were left out of the scan, which they could not alert in: they are read here
-    once, and counted."""
+    scan); standard input cannot be read again.
+
+    With `counted` (inputs, errors), http and ssl logs were left out of the scan: they
+    are read here, once in the common case, and counted. http logs first, for the
+    records of `hits` and for the proxy requests they hold (which may be hits of their
+    own); then ssl logs, for the connections of both. The proxy requests' connections
+    may have other http records: the prefixes of every uid read (`LineKeys`) tell
+    whether any lies in a line not parsed, and only then are the http logs read again
+    for them.
+    """
     found = pd.concat(hits, ignore_index=True) if hits else empty_frame().assign(_detection=core.PORT)
     keys = core.connection_keys(found)
     uids = frozenset(found["zeek.session_id"].dropna().astype(str))
@@ -352,25 +369,53 @@ def _looked_up(paths: Sequence[str | Opened], input_format: str, hits: list[pd.D
     flow_ids = frozenset(int(f) for f in flows)
     files = [p.path if isinstance(p, Opened) else p for p in paths]
     files = [f for f in files if f != "-"]
-    lookup = Prefilter(ports=(), keep=keep_nothing, lookup=Lookup(uids, flow_ids))
-    again = ("http",) if counted is not None else ("http", "ssl")
+    common = {"jobs": jobs, "max_record": max_record, "names": names, "logs": EVIDENCE_LOGS}
+
+    def lookup(keys: frozenset[str], flows: frozenset[int] = frozenset(), evidence: bool = False) -> Prefilter:
+        return Prefilter(ports=(), keep=keep_nothing, evidence=evidence, lookup=Lookup(keys, flows))
+
+    new_hits: list[pd.DataFrame] = []  # the proxy requests of http logs not read in the scan
+    context: list[pd.DataFrame] = []
+    again = ("http", "ssl")  # the logs read a second time
+    if counted is not None:
+        inputs, errors = counted
+        seen = LineKeys()
+        http = read_frames(files, input_format, inputs=inputs, errors=errors, prefilter=lookup(uids, evidence=True),
+                           wanted=_zeek_log_of("http"), line_keys=seen, **common)
+        _judge(_kept(http, context), settings, inputs, new_hits, [])
+        more = frozenset(_uids(new_hits)) - uids
+        if more:  # their other http records, unless every line holding such a uid was parsed
+            lines, parsed = seen.lines_with(more), Counter(_uids(context))
+            if lines is None or any(lines[uid] > parsed[uid] for uid in more):
+                context += read_frames(files, input_format, prefilter=lookup(more), wanted=_zeek_log_of("http"),
+                                       errors=[], **common)
+        uids |= more
+        ssl = read_frames(files, input_format, inputs=inputs, errors=errors, prefilter=lookup(uids),
+                          wanted=_zeek_log_of("ssl"), **common)
+        context = [*ssl, *context]  # as when http logs were read in the scan: ssl records first
+        again = ()
 
     def read_again(head: bytes, format_class: type[Format]) -> bool:
         return bool(flow_ids) if format_class is EveFormat else bool(uids) and zeek_log(head) in again
 
-    def ssl(head: bytes, format_class: type[Format]) -> bool:
-        return format_class is not EveFormat and zeek_log(head) == "ssl"
+    if (uids and again) or flow_ids:
+        context += read_frames(files, input_format, prefilter=lookup(uids, flow_ids), wanted=read_again,
+                               errors=[], **common)
+    wanted_keys = set(keys).union(*(core.connection_keys(frame) for frame in new_hits))
+    return new_hits + [frame.loc[core.connection_keys(frame).isin(wanted_keys).to_numpy()].assign(
+        _detection=core.CONTEXT) for frame in context if not frame.empty]
 
-    frames = []
-    if counted is not None:
-        frames += read_frames(files, input_format, inputs=counted[0], errors=counted[1], prefilter=lookup,
-                              jobs=jobs, max_record=max_record, names=names, logs=EVIDENCE_LOGS, wanted=ssl)
-    if uids or flow_ids:
-        frames += read_frames(files, input_format, prefilter=lookup, jobs=jobs, max_record=max_record,
-                              names=names, logs=EVIDENCE_LOGS, wanted=read_again, errors=[])
-    wanted_keys = set(keys)
-    return [frame.loc[core.connection_keys(frame).isin(wanted_keys).to_numpy()].assign(_detection=core.CONTEXT)
-            for frame in frames if not frame.empty]
+
+def _kept(frames: Iterator[pd.DataFrame], into: list[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    """`frames`, each also put in `into` as it passes."""
+    for frame in frames:
+        into.append(frame)
+        yield frame
+
+
+def _uids(frames: list[pd.DataFrame]) -> list[str]:
+    """The Zeek uid of each record of `frames` that has one."""
+    return [uid for frame in frames for uid in frame["zeek.session_id"].dropna().astype(str).tolist()]
 
 
 def scan(
@@ -426,12 +471,12 @@ def scan(
             _judge(frames, settings, inputs, hits, tunnels)
         except MalformedRecordError as exc:  # --strict: what was read before it still counts
             errors.append(exc)
-        if archives:  # their counts came first: put every input back in the order of the paths
-            order = {path: i for i, path in enumerate(expand([p for p in paths if isinstance(p, str)], names).files)}
-            inputs.sort(key=lambda stats: order.get(stats.path, -1))
         if settings.evidence:
-            hits += _looked_up(paths, input_format, hits, jobs, max_record, names,
+            hits += _looked_up(paths, input_format, hits, settings, jobs, max_record, names,
                                (inputs, errors) if defer else None)
+    if archives or defer:  # counted out of turn: put every input back in the order of the paths
+        order = {path: i for i, path in enumerate(expand([p for p in paths if isinstance(p, str)], names).files)}
+        inputs.sort(key=lambda stats: order.get(stats.path, -1))
     result = conclude(hits, inputs, errors, settings, since, until, max_signals, state, tunnels)
     result.warnings = warnings
     return result

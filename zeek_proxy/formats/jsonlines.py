@@ -3,6 +3,7 @@ line, and stage one of the fast path for such lines."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Any, Callable
 
@@ -12,7 +13,7 @@ import pyarrow as pa
 from zeek_proxy.core.rule import Endpoints
 from zeek_proxy.reading.linescan import matching
 from zeek_proxy.reading.prefilter import (
-    KeyCell, Prefilter, Selection, blank_lines, keyed_lines, not_starting_with, records_of,
+    KeyCell, Prefilter, Selection, blank_lines, keyed_lines_seen, not_starting_with, records_of,
 )
 
 
@@ -71,18 +72,20 @@ def select_json(lines: pa.Array, force: list[int], prefilter: Prefilter,
     return Selection(parse=sorted(parse), filtered=records - len(parse))
 
 
-def select_keyed(lines: pa.Array, force: list[int], cell: KeyCell, keys: frozenset[str] | frozenset[int]) -> Selection:
+def select_keyed(lines: pa.Array, force: list[int], cell: KeyCell, keys: frozenset[str] | frozenset[int],
+                 seen: bool = False) -> Selection:
     """Stage one of a lookup: the lines whose key (in `cell`) is one of `keys`, and the
-    forced ones; the rest are filtered."""
+    forced ones; the rest are filtered. With `seen`, the lines' key prefixes too."""
     records, forced = records_of(lines, force, blank_lines(lines))
-    parse = sorted({*forced, *keyed_lines(lines, cell, keys).tolist()})
-    return Selection(parse, records - len(parse))
+    keyed, line_keys = keyed_lines_seen(lines, cell, keys, seen)
+    parse = sorted({*forced, *keyed.tolist()})
+    return Selection(parse, records - len(parse), line_keys=line_keys)
 
 
 def also_matching(chosen: Selection, lines: pa.Array, pattern: str) -> Selection:
     """`chosen`, and the lines matching `pattern` too (counted as parsed, not filtered)."""
     more = set(matching(lines, pattern).tolist()) - set(chosen.parse)
-    return Selection(sorted({*chosen.parse, *more}), chosen.filtered - len(more), chosen.skipped)
+    return dataclasses.replace(chosen, parse=sorted({*chosen.parse, *more}), filtered=chosen.filtered - len(more))
 
 
 def _destination_kept(key: str, prefixes: tuple[str, ...]) -> str:

@@ -30,8 +30,9 @@ class ZeekJSONFormat(Format):
     dataset = "zeek.connection"
 
     def select(self, lines: pa.Array, force: list[int], prefilter: Prefilter) -> Selection:
-        if prefilter.lookup is not None:
-            return select_keyed(lines, force, _UID, prefilter.lookup.uids)
+        if prefilter.lookup is not None:  # with evidence: --evidence's one read of http logs
+            chosen = select_keyed(lines, force, _UID, prefilter.lookup.uids, seen=prefilter.evidence)
+            return also_matching(chosen, lines, _EVIDENCE_RECORD) if prefilter.evidence else chosen
         chosen = select_json(lines, force, prefilter, ("id.resp_h", "id.resp_p"), endpoints)
         patterns = [_SOCKS_RECORD] * prefilter.any_socks + [_EVIDENCE_RECORD] * prefilter.evidence
         if patterns:  # proxy evidence alerts on any port: parse it all

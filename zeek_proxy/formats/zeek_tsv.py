@@ -20,7 +20,7 @@ from zeek_proxy.reading import linescan
 from zeek_proxy.formats.base import Format, decode
 from zeek_proxy.reading.blocks import Block
 from zeek_proxy.reading.prefilter import (
-    KeyCell, Lookup, Prefilter, Selection, blank_lines, cell_endpoints, keyed_lines, lines_starting_with,
+    KeyCell, Lookup, Prefilter, Selection, blank_lines, cell_endpoints, keyed_lines_seen, lines_starting_with,
     not_starting_with, records_of,
 )
 from zeek_proxy.formats.zeek import CONN, HTTP, SSL, ZeekLog, log_of_fields, log_of_path, not_read
@@ -157,6 +157,7 @@ class ZeekTSVFormat(Format):
         probe.header_lines = list(self.header_lines)
         probe.quiet = True
         total = Selection(parse=list(headers))
+        line_keys: list[np.ndarray | None] = []  # of each segment's lines (a header line has no key)
         start = 0
         for h in [*headers, len(lines)]:
             if h > start:
@@ -166,10 +167,13 @@ class ZeekTSVFormat(Format):
                 total.parse.extend(i + start for i in part.parse)
                 total.filtered += part.filtered
                 total.skipped += part.skipped
+                line_keys.append(part.line_keys)
             if h < len(lines):
                 probe.parse(h + 1, lines[h].as_py(), True)
             start = h + 1
         total.parse = sorted(set(total.parse))
+        if all(keys is not None for keys in line_keys):
+            total.line_keys = np.sort(np.concatenate([*line_keys, np.zeros(0, dtype=np.uint64)]))
         return total
 
     @staticmethod
@@ -246,8 +250,13 @@ class ZeekTSVFormat(Format):
             return Selection(parse=forced, skipped=records - len(forced))
         log = self.log.name  # by name: a worker process holds a copy of the mapping
         if prefilter.lookup is not None:
-            chosen = self._looked_up(lines, prefilter.lookup)
-        elif log == HTTP.name and prefilter.evidence:
+            keyed, line_keys = self._looked_up(lines, prefilter.lookup, seen=prefilter.evidence)
+            chosen = keyed.tolist()
+            if log == HTTP.name and prefilter.evidence:  # --evidence's one read of http.log
+                chosen += self._proxy_requests(lines)
+            parse = sorted({*forced, *chosen})
+            return Selection(parse=parse, filtered=records - len(parse), line_keys=line_keys)
+        if log == HTTP.name and prefilter.evidence:
             chosen = self._proxy_requests(lines)
         elif log in (SSL.name, HTTP.name):  # context only: read again for the alerts' uids
             chosen = []
@@ -259,10 +268,11 @@ class ZeekTSVFormat(Format):
         parse = sorted({*forced, *chosen})
         return Selection(parse=parse, filtered=records - len(parse))
 
-    def _looked_up(self, lines: pa.Array, lookup: Lookup) -> list[int]:
-        """Lines whose `uid` cell is one of the looked-up connections'."""
+    def _looked_up(self, lines: pa.Array, lookup: Lookup, seen: bool) -> tuple[np.ndarray, np.ndarray | None]:
+        """Lines whose `uid` cell is one of the looked-up connections', and with `seen`
+        the uid prefixes of all lines (`keyed_lines_seen`)."""
         cell = self.key_cell()
-        return [] if cell is None else keyed_lines(lines, cell, lookup.uids).tolist()
+        return (np.zeros(0, dtype=np.int64), None) if cell is None else keyed_lines_seen(lines, cell, lookup.uids, seen)
 
     def key_cell(self) -> KeyCell | None:
         if self.fields is None or "uid" not in self.index or len(self.separator) != 1:

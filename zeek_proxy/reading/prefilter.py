@@ -13,7 +13,7 @@ goes on to the full parser.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Callable
 
@@ -33,6 +33,41 @@ class Lookup:
 
     uids: frozenset[str] = frozenset()
     flow_ids: frozenset[int] = frozenset()
+
+
+#: Lines whose key prefixes `LineKeys` holds at most (8 bytes each).
+LINE_KEYS_MAX = 4_000_000
+
+
+@dataclass
+class LineKeys:
+    """The key prefixes of every line a look-up read (one sorted array per block), so
+    that a later look-up for a few more keys can tell whether they are in lines it did
+    not parse, without reading the files again. It knows nothing (`complete` false) once
+    a block's keys could not all be told by their prefix, or past LINE_KEYS_MAX lines."""
+
+    blocks: list[np.ndarray] = field(default_factory=list)
+    lines: int = 0
+    complete: bool = True
+
+    def add(self, prefixes: np.ndarray | None) -> None:
+        if prefixes is None or self.lines + len(prefixes) > LINE_KEYS_MAX:
+            self.complete, self.blocks = False, []
+        elif self.complete:
+            self.blocks.append(prefixes)
+            self.lines += len(prefixes)
+
+    def lines_with(self, keys: frozenset[str]) -> dict[str, int] | None:
+        """How many lines hold each key's prefix (more than hold the key, when keys
+        share their first 8 bytes); None when that is not known."""
+        if not self.complete:
+            return None
+        counts = {}
+        for key in keys:
+            prefix = _prefix(str(key).encode())
+            counts[key] = sum(int(np.searchsorted(block, prefix, "right") - np.searchsorted(block, prefix, "left"))
+                              for block in self.blocks)
+        return counts
 
 
 @dataclass(frozen=True)
@@ -76,6 +111,7 @@ class Selection:
     parse: list[int]  # indices of lines that go to the full parser
     filtered: int = 0  # records that cannot match, never parsed
     skipped: int = 0  # records of a log that is not a conn log, never parsed
+    line_keys: np.ndarray | None = None  # for `LineKeys`, when asked for and known
 
 
 @dataclass(frozen=True)
@@ -92,6 +128,7 @@ class Chosen:
     filtered: int
     skipped: int
     texts: list[bytes] | None = None
+    line_keys: np.ndarray | None = None  # the block's `Selection.line_keys`
 
 
 _SPACE = np.frombuffer(b" \t\r\n\x0b\x0c", dtype=np.uint8)
@@ -165,16 +202,27 @@ def keyed_lines(lines: pa.Array, cell: KeyCell, keys: frozenset[str] | frozenset
     2 ms faster but took 0.1-0.2 s to compile 4,000 keys, on one core, before the
     workers could start.)
     """
-    if not keys or not len(lines):
-        return np.zeros(0, dtype=np.int64)
-    values, prefixes = _key_values(keys)
+    return keyed_lines_seen(lines, cell, keys, seen=False)[0]
+
+
+def keyed_lines_seen(lines: pa.Array, cell: KeyCell, keys: frozenset[str] | frozenset[int],
+                     seen: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+    """`keyed_lines`, and (with `seen`) the sorted key prefixes of every line that has a
+    key, for `LineKeys`: None where some line's key cannot be told by its prefix."""
+    nothing = np.zeros(0, dtype=np.int64)
+    if not len(lines):
+        return nothing, nothing if seen else None
     if cell.after is None:
-        return _extracted_in(lines, cell.pattern, values)
+        return (_extracted_in(lines, cell.pattern, _key_values(keys)[0]) if keys else nothing), None
     first, unclear = key_prefixes(lines, cell)
-    maybe = np.flatnonzero(pc.is_in(pa.array(first), value_set=prefixes).to_numpy(zero_copy_only=False) | unclear)
-    if not len(maybe):
-        return maybe
-    return maybe[_extracted_in(lines.take(pa.array(maybe)), cell.pattern, values)]
+    prefixes = np.sort(first[first != 0]) if seen and not unclear.any() else None
+    if not keys:
+        return nothing, prefixes
+    values, wanted = _key_values(keys)
+    maybe = np.flatnonzero(pc.is_in(pa.array(first), value_set=wanted).to_numpy(zero_copy_only=False) | unclear)
+    if len(maybe):
+        maybe = maybe[_extracted_in(lines.take(pa.array(maybe)), cell.pattern, values)]
+    return maybe, prefixes
 
 
 _PREFIX_BYTES = 8  # a key's first bytes, zero-padded, read as one integer
@@ -254,8 +302,12 @@ def _before_first(words: np.ndarray, wanted: bytes) -> np.ndarray:
 def _key_values(keys: frozenset[str] | frozenset[int]) -> tuple[pa.Array, pa.Array]:
     """The keys as they are written in a line, and their prefixes (see key_prefixes)."""
     encoded = [str(key).encode() for key in keys]
-    padded = b"".join(key[:_PREFIX_BYTES].ljust(_PREFIX_BYTES, b"\0") for key in encoded)
-    return pa.array(encoded, pa.large_binary()), pa.array(np.unique(np.frombuffer(padded, "<u8")))
+    return pa.array(encoded, pa.large_binary()), pa.array(np.unique([_prefix(key) for key in encoded]).astype(np.uint64))
+
+
+def _prefix(key: bytes) -> np.uint64:
+    """A key's first 8 bytes, zero-padded, as `key_prefixes` reads them."""
+    return np.frombuffer(key[:_PREFIX_BYTES].ljust(_PREFIX_BYTES, b"\0"), "<u8")[0]
 
 
 def _extracted_in(lines: pa.Array, pattern: str, values: pa.Array) -> np.ndarray:

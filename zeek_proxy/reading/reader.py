@@ -20,7 +20,7 @@ from zeek_proxy.lazy import load_pandas, pandas_loaded, pd
 from zeek_proxy.formats.base import Format
 from zeek_proxy.reading.blocks import MAX_RECORD, Block, read_blocks, release
 from zeek_proxy.reading.inputs import GZIP_ERRORS
-from zeek_proxy.reading.prefilter import Chosen, Prefilter
+from zeek_proxy.reading.prefilter import Chosen, LineKeys, Prefilter
 from zeek_proxy.reading.workers import StageJob, StageOne, chosen
 from zeek_proxy.schema import frame_from_rows
 
@@ -57,6 +57,7 @@ class Reader:
         self.hold_partial = False  # leave a last line without newline for the next read
         self.consumed = 0  # bytes of the stream read as whole records (for checkpoints)
         self.max_record = max_record  # longer records are malformed, and never held in memory
+        self.line_keys: LineKeys | None = None  # where a look-up keeps every line's key prefix
 
     def resume(self, line: int, header: list[str]) -> None:
         """Continue a file after `line` lines, under the header lines in force there."""
@@ -90,6 +91,8 @@ class Reader:
         still counts.
         """
         if prefilter is None or self.strict:
+            if self.line_keys is not None:
+                self.line_keys.add(None)  # lines not looked at for their keys
             lines = self._every_line(stream, progress)
         else:
             lines = self._preselected_lines(stream, prefilter, max(1, jobs), progress)
@@ -140,6 +143,8 @@ class Reader:
                 if block.dropped:
                     while pending:
                         yield from self._pending(pending, prefilter)
+                    if self.line_keys is not None:
+                        self.line_keys.add(None)  # a line too long to look at
                     self._lines_read += 1
                     self.consumed += block.dropped
                     yield self._lines_read, None, True  # type: ignore[misc]
@@ -184,6 +189,8 @@ class Reader:
         return self._chosen(block, result)
 
     def _chosen(self, block: Block, result: Chosen) -> Iterator[tuple[int, bytes, bool]]:
+        if self.line_keys is not None:
+            self.line_keys.add(result.line_keys)
         self.consumed += block.length
         self.stats.read += result.filtered + result.skipped
         self.stats.filtered += result.filtered

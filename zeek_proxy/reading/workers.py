@@ -170,7 +170,8 @@ def every_line_chosen(job: StageJob, block: Block, prefilter: Prefilter) -> Chos
     lines, selection = _judged(job, block, prefilter)
     offsets = line_offsets(lines)
     parse = np.asarray(selection.parse, dtype=np.int64)
-    return Chosen(len(lines), parse, offsets[parse], offsets[parse + 1], selection.filtered, selection.skipped)
+    return Chosen(len(lines), parse, offsets[parse], offsets[parse + 1], selection.filtered, selection.skipped,
+                  line_keys=selection.line_keys)
 
 
 def _judged(job: StageJob, block: Block, prefilter: Prefilter) -> tuple[pa.Array, Selection]:
