@@ -5,6 +5,7 @@ small logs written here, each built to show one thing."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -397,7 +398,8 @@ def test_line_keys_count_the_lines_holding_each_key_prefix() -> None:
     from zeek_proxy.reading import prefilter
 
     seen = prefilter.LineKeys()
-    _, first = prefilter.keyed_lines_seen(_tsv_lines(["CAAAAAAA1", "CAAAAAAA2", "Cb", "Cb"]), _TSV_UID, frozenset())
+    _, first = prefilter.keyed_lines_seen(_tsv_lines(["CAAAAAAA1", "CAAAAAAA2", "Cb", "Cb"]), _TSV_UID, frozenset(),
+                                          seen=True)
     seen.add(first)
     seen.add(np.zeros(0, dtype=np.uint64))
     assert seen.lines_with(frozenset({"CAAAAAAA9", "Cb", "Cc"})) == {"CAAAAAAA9": 2, "Cb": 2, "Cc": 0}
@@ -421,3 +423,50 @@ def _tsv_uid():  # type: ignore[no-untyped-def]
 
 
 _TSV_UID = _tsv_uid()
+
+
+@pytest.mark.parametrize("first", ["http", "ssl"])
+@pytest.mark.parametrize("write", [write_tsv, write_json], ids=["tsv", "json"])
+def test_a_file_whose_first_log_is_http_or_ssl_may_hold_others(tmp_path: Path, write, first: str) -> None:
+    """http and ssl logs are read after the scan, judged by their first log; a file that
+    holds other logs after it (concatenated, or one JSON stream of every log) gives the
+    alerts of the same logs in files of their own."""
+    folder = sensor_folder(tmp_path / "apart", write)
+    mixed = tmp_path / "mixed"
+    mixed.mkdir()
+    logs = [first] + [log for log in ("http", "conn", "socks", "tunnel", "ssl") if log != first]
+    (mixed / f"{first}.log").write_text("".join((folder / f"{log}.log").read_text() for log in logs))
+
+    def said(alerts: dict[str, dict]) -> dict[str, tuple]:
+        return {key: (a["rule"]["name"], tuple(a.get("zeek_proxy", {}).get("evidence") or ()),
+                      a["destination"].get("domain")) for key, a in alerts.items()}
+
+    expected = said(alerts_of(folder, "--evidence"))
+    assert {"Cport", "Cconnect", "Csocks", "Cabs"} <= set(expected)
+    assert said(alerts_of(mixed, "--evidence")) == expected
+
+
+def test_inputs_and_errors_are_listed_once(tmp_path: Path) -> None:
+    """Each read after the scan passes over the files the scan counted (empty, not a
+    log, missing): they are listed once."""
+    folder = sensor_folder(tmp_path / "logs")
+    (folder / "empty_conn.log").write_text("")
+    (folder / "junk_conn.log").write_text("not a log\n")
+    result = scan([str(folder), str(tmp_path / "missing")], _EVIDENCE_SETTINGS)
+    paths = [stats.path for stats in result.inputs]
+    assert len(paths) == len(set(paths)) == 7
+    assert len(result.errors) == len({str(error) for error in result.errors}) == 2
+
+
+def test_without_the_prefilter_every_http_record_is_parsed(tmp_path: Path) -> None:
+    folder = sensor_folder(tmp_path / "logs")
+    with (folder / "http.log").open("a") as log:
+        log.write("not\ta\trecord\n")
+    fast = scan([str(folder)], _EVIDENCE_SETTINGS)
+    full = scan([str(folder)], _EVIDENCE_SETTINGS, prefilter=False)
+    http = {Path(s.path).name: s for s in full.inputs}["http.log"]
+    assert (http.malformed, http.filtered) == (1, 0)
+    assert sorted(full.alerts["event.id"]) == sorted(fast.alerts["event.id"])
+
+
+_EVIDENCE_SETTINGS = dataclasses.replace(build_settings(), evidence=True)

@@ -313,3 +313,20 @@ def test_a_prefilter_that_cannot_be_sent_is_run_in_threads(tmp_path: Path, monke
         sendable.shutdown()
         local.shutdown()
         del first
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="no /proc")
+def test_a_file_opened_by_descriptor_is_mapped_by_the_processes_too(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """`watch` opens its own descriptors; a process finds the file through /proc."""
+    monkeypatch.setattr(workers, "_mapped", None)
+    path = tmp_path / "conn.log"
+    path.write_bytes(b"x\n" * 100)
+    old = time.time() - 2 * blocks.QUIET_SECONDS
+    os.utime(path, (old, old))
+    with open(os.open(path, os.O_RDONLY), "rb") as stream:
+        first = next(blocks.read_blocks(stream))
+        assert first.file is not None and first.file.path.startswith("/proc/")
+        mapped = workers._map_of(first.file)
+        assert mapped is not None and mapped[:4] == b"x\nx\n"
+        del first

@@ -5,6 +5,7 @@ This is the library entry point the CLI calls; it does no printing and never exi
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import multiprocessing
 import os
@@ -12,7 +13,7 @@ from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -346,21 +347,13 @@ def _judge(frames: Iterator[pd.DataFrame], settings: Settings, inputs: list[Inpu
 
 
 def _looked_up(paths: Sequence[str | Opened], input_format: str, hits: list[pd.DataFrame], settings: Settings,
-               jobs: int, max_record: int, names: tuple[str, ...],
-               counted: tuple[list[InputStats], list[InputError]] | None = None) -> list[pd.DataFrame]:
+               jobs: int, max_record: int, names: tuple[str, ...], tunnels: list[pd.DataFrame],
+               counted: _Counted | None = None) -> list[pd.DataFrame]:
     """The records, in http and ssl logs (and, for connections only the protocol
     detection saw, in eve files), of the connections of `hits`: what they add to the
     alerts. Files read again are read whole and uncounted (their counts come from the
-    scan); standard input cannot be read again.
-
-    With `counted` (inputs, errors), http and ssl logs were left out of the scan: they
-    are read here, once in the common case, and counted. http logs first, for the
-    records of `hits` and for the proxy requests they hold (which may be hits of their
-    own); then ssl logs, for the connections of both. The proxy requests' connections
-    may have other http records: the prefixes of every uid read (`LineKeys`) tell
-    whether any lies in a line not parsed, and only then are the http logs read again
-    for them.
-    """
+    scan); standard input cannot be read again. With `counted`, http and ssl logs were
+    left out of the scan: `_deferred_logs` reads them."""
     found = pd.concat(hits, ignore_index=True) if hits else empty_frame().assign(_detection=core.PORT)
     keys = core.connection_keys(found)
     uids = frozenset(found["zeek.session_id"].dropna().astype(str))
@@ -370,47 +363,98 @@ def _looked_up(paths: Sequence[str | Opened], input_format: str, hits: list[pd.D
     files = [p.path if isinstance(p, Opened) else p for p in paths]
     files = [f for f in files if f != "-"]
     common = {"jobs": jobs, "max_record": max_record, "names": names, "logs": EVIDENCE_LOGS}
-
-    def lookup(keys: frozenset[str], flows: frozenset[int] = frozenset(), evidence: bool = False) -> Prefilter:
-        return Prefilter(ports=(), keep=keep_nothing, evidence=evidence, lookup=Lookup(keys, flows))
-
-    new_hits: list[pd.DataFrame] = []  # the proxy requests of http logs not read in the scan
+    new_hits: list[pd.DataFrame] = []
     context: list[pd.DataFrame] = []
-    again = ("http", "ssl")  # the logs read a second time
+    again: tuple[str, ...] = ("http", "ssl")  # the logs read a second time
     if counted is not None:
-        inputs, errors = counted
-        seen = LineKeys()
-        http = read_frames(files, input_format, inputs=inputs, errors=errors, prefilter=lookup(uids, evidence=True),
-                           wanted=_zeek_log_of("http"), line_keys=seen, **common)
-        _judge(_kept(http, context), settings, inputs, new_hits, [])
-        more = frozenset(_uids(new_hits)) - uids
-        if more:  # their other http records, unless every line holding such a uid was parsed
-            lines, parsed = seen.lines_with(more), Counter(_uids(context))
-            if lines is None or any(lines[uid] > parsed[uid] for uid in more):
-                context += read_frames(files, input_format, prefilter=lookup(more), wanted=_zeek_log_of("http"),
-                                       errors=[], **common)
-        uids |= more
-        ssl = read_frames(files, input_format, inputs=inputs, errors=errors, prefilter=lookup(uids),
-                          wanted=_zeek_log_of("ssl"), **common)
-        context = [*ssl, *context]  # as when http logs were read in the scan: ssl records first
+        new_hits, context, uids = _deferred_logs(files, input_format, uids, settings, tunnels, counted, common)
         again = ()
 
     def read_again(head: bytes, format_class: type[Format]) -> bool:
         return bool(flow_ids) if format_class is EveFormat else bool(uids) and zeek_log(head) in again
 
     if (uids and again) or flow_ids:
-        context += read_frames(files, input_format, prefilter=lookup(uids, flow_ids), wanted=read_again,
+        context += read_frames(files, input_format, prefilter=_lookup(uids, flow_ids), wanted=read_again,
                                errors=[], **common)
     wanted_keys = set(keys).union(*(core.connection_keys(frame) for frame in new_hits))
     return new_hits + [frame.loc[core.connection_keys(frame).isin(wanted_keys).to_numpy()].assign(
         _detection=core.CONTEXT) for frame in context if not frame.empty]
 
 
-def _kept(frames: Iterator[pd.DataFrame], into: list[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-    """`frames`, each also put in `into` as it passes."""
-    for frame in frames:
-        into.append(frame)
-        yield frame
+@dataclass
+class _Counted:
+    """What the reads of logs left out of the scan count into."""
+
+    inputs: list[InputStats]
+    errors: list[InputError]
+    progress: Progress | None
+
+
+def _lookup(uids: frozenset[str], flow_ids: frozenset[int] = frozenset(), settings: Settings | None = None) -> Prefilter:
+    """A look-up of these connections' records; with `settings`, and of the rule's lines
+    in logs other than http and ssl (a file whose first log is one of those may hold
+    others after it)."""
+    found = Lookup(uids, flow_ids)
+    if settings is None:
+        return Prefilter(ports=(), keep=keep_nothing, lookup=found)
+    return dataclasses.replace(rule_prefilter(settings), lookup=found)
+
+
+def _deferred_logs(files: list[str], input_format: str, uids: frozenset[str], settings: Settings,
+                   tunnels: list[pd.DataFrame], counted: _Counted, common: dict[str, Any],
+                   ) -> tuple[list[pd.DataFrame], list[pd.DataFrame], frozenset[str]]:
+    """http and ssl logs, left out of the scan, read once each in the common case and
+    counted: their hits, the records of the connections of hits, and the uids of all.
+
+    http logs first, for the records of `uids` and the proxy requests (hits of their
+    own); then ssl logs, for the connections of both. A proxy request's connection may
+    have other http records (requests inside a CONNECT tunnel): the first read keeps the
+    uid prefix of every line (`LineKeys`), and the http logs are read again for such
+    connections only when a line not parsed may hold one of their uids. Hits of the
+    rule in other logs that such a file holds after its first (concatenated logs, mixed
+    JSON streams) are found too, and their http and ssl records read again."""
+    seen = LineKeys()
+    hits: list[pd.DataFrame] = []
+    http = _counted_read(files, input_format, _lookup(uids, settings=settings), _zeek_log_of("http"), settings,
+                         counted, common, hits, tunnels, uids, seen)
+    more = frozenset(_uids(hits)) - uids
+    lines, kept = seen.lines_with(more), Counter(_uids(http))
+    http_again = more if lines is None or any(lines[uid] > kept[uid] for uid in more) else frozenset()
+    ssl_hits: list[pd.DataFrame] = []
+    ssl = _counted_read(files, input_format, _lookup(uids | more, settings=settings), _zeek_log_of("ssl"),
+                        settings, counted, common, ssl_hits, tunnels, uids | more, None)
+    late = frozenset(_uids(ssl_hits)) - uids - more  # in an ssl log's other logs: after the http read
+    context = [*ssl, *http]  # as when http logs were read in the scan: ssl records first
+    for log, wanted in (("http", http_again | late), ("ssl", late)):
+        if wanted:
+            context += read_frames(files, input_format, prefilter=_lookup(wanted), wanted=_zeek_log_of(log),
+                                   errors=[], **common)
+    return hits + ssl_hits, context, uids | more | late
+
+
+def _counted_read(files: list[str], input_format: str, prefilter: Prefilter,
+                  wanted: Callable[[bytes, type[Format]], bool], settings: Settings, counted: _Counted,
+                  common: dict[str, Any], hits: list[pd.DataFrame], tunnels: list[pd.DataFrame],
+                  uids: frozenset[str], seen: LineKeys | None) -> list[pd.DataFrame]:
+    """One counted read of the `wanted` files: their hits and tunnel records are added
+    to `hits` and `tunnels`; returned are the records of `uids` (or of a hit's
+    connection), the rest let go as they are read. Files the scan counted already
+    (empty, unreadable) and its errors are not counted again."""
+    inputs: list[InputStats] = []
+    errors: list[InputError] = []
+    kept = []
+    for frame in read_frames(files, input_format, inputs=inputs, errors=errors, prefilter=prefilter,
+                             progress=counted.progress, wanted=wanted, line_keys=seen, **common):
+        found: list[pd.DataFrame] = []
+        _judge(iter([frame]), settings, inputs, found, tunnels)
+        hits += found
+        mine = frame["zeek.session_id"].isin(uids | frozenset(_uids(found))).fillna(False).to_numpy(dtype=bool)
+        kept.append(frame.loc[mine])
+    known = {stats.path for stats in counted.inputs}
+    counted.inputs += [stats for stats in inputs if stats.path not in known]
+    said = {(type(error), str(error)) for error in counted.errors}
+    counted.errors += [error for error in errors if (type(error), str(error)) not in said]
+    return kept
 
 
 def _uids(frames: list[pd.DataFrame]) -> list[str]:
@@ -455,9 +499,10 @@ def scan(
     warnings: list[str] = []
     jobs = jobs or os.cpu_count() or 1
     names = log_names(settings)
-    # With --evidence, ssl logs (context only) are read once, after the scan, when they
-    # can be read then: not from stdin, and without a state to advance as they are read.
-    defer = settings.evidence and state is None and not strict and "-" not in paths
+    # With --evidence, http and ssl logs are read after the scan (`_deferred_logs`) when
+    # they can be read then: not from stdin, without a state to advance as they are read,
+    # and through the pre-filter (without it, every record is parsed in the scan).
+    defer = settings.evidence and prefilter and state is None and not strict and "-" not in paths
     logs = EVIDENCE_LOGS if settings.evidence else CONNECTION_LOGS
     archives = _archives(paths, names, jobs) if state is None and not strict else []
     hits, tunnels = _scan_archives(archives, _ArchiveJob(settings, input_format, prefilter, max_record, names, logs,
@@ -472,8 +517,8 @@ def scan(
         except MalformedRecordError as exc:  # --strict: what was read before it still counts
             errors.append(exc)
         if settings.evidence:
-            hits += _looked_up(paths, input_format, hits, settings, jobs, max_record, names,
-                               (inputs, errors) if defer else None)
+            hits += _looked_up(paths, input_format, hits, settings, jobs, max_record, names, tunnels,
+                               _Counted(inputs, errors, progress) if defer else None)
     if archives or defer:  # counted out of turn: put every input back in the order of the paths
         order = {path: i for i, path in enumerate(expand([p for p in paths if isinstance(p, str)], names).files)}
         inputs.sort(key=lambda stats: order.get(stats.path, -1))

@@ -82,6 +82,13 @@ def select_keyed(lines: pa.Array, force: list[int], cell: KeyCell, keys: frozens
     return Selection(parse, records - len(parse), line_keys=line_keys)
 
 
+def either(keyed: Selection, chosen: Selection) -> Selection:
+    """The lines of both selections of a block (a look-up's, with its key prefixes, and
+    the rule's)."""
+    more = set(chosen.parse) - set(keyed.parse)
+    return dataclasses.replace(keyed, parse=sorted({*keyed.parse, *more}), filtered=keyed.filtered - len(more))
+
+
 def also_matching(chosen: Selection, lines: pa.Array, pattern: str) -> Selection:
     """`chosen`, and the lines matching `pattern` too (counted as parsed, not filtered)."""
     more = set(matching(lines, pattern).tolist()) - set(chosen.parse)

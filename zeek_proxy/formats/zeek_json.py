@@ -8,7 +8,7 @@ from typing import Any
 import pyarrow as pa
 
 from zeek_proxy.formats.base import Format
-from zeek_proxy.formats.jsonlines import also_matching, load_object, select_json, select_keyed
+from zeek_proxy.formats.jsonlines import also_matching, either, load_object, select_json, select_keyed
 from zeek_proxy.reading.prefilter import KeyCell, Prefilter, Selection
 from zeek_proxy.formats.zeek import log_of_fields, log_of_path, not_read
 
@@ -30,14 +30,18 @@ class ZeekJSONFormat(Format):
     dataset = "zeek.connection"
 
     def select(self, lines: pa.Array, force: list[int], prefilter: Prefilter) -> Selection:
-        if prefilter.lookup is not None:  # with evidence: --evidence's one read of http logs
-            chosen = select_keyed(lines, force, _UID, prefilter.lookup.uids, seen=prefilter.evidence)
-            return also_matching(chosen, lines, _EVIDENCE_RECORD) if prefilter.evidence else chosen
+        keyed = None
+        if prefilter.lookup is not None:  # the records of these connections, in whatever log
+            keyed = select_keyed(lines, force, _UID, prefilter.lookup.uids, seen=prefilter.evidence)
+            if not prefilter.ports:
+                return keyed
+        # The rule's lines: a look-up with the rule too (--evidence's read of http and ssl
+        # logs) finds them in a file that holds other logs after its first.
         chosen = select_json(lines, force, prefilter, ("id.resp_h", "id.resp_p"), endpoints)
         patterns = [_SOCKS_RECORD] * prefilter.any_socks + [_EVIDENCE_RECORD] * prefilter.evidence
         if patterns:  # proxy evidence alerts on any port: parse it all
             chosen = also_matching(chosen, lines, "|".join(patterns))
-        return chosen
+        return chosen if keyed is None else either(keyed, chosen)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

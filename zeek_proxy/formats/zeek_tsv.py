@@ -249,7 +249,7 @@ class ZeekTSVFormat(Format):
         if self.log is None:
             return Selection(parse=forced, skipped=records - len(forced))
         log = self.log.name  # by name: a worker process holds a copy of the mapping
-        if prefilter.lookup is not None:
+        if prefilter.lookup is not None and log in (HTTP.name, SSL.name):  # other logs: the rule's lines
             keyed, line_keys = self._looked_up(lines, prefilter.lookup, seen=prefilter.evidence)
             chosen = keyed.tolist()
             if log == HTTP.name and prefilter.evidence:  # --evidence's one read of http.log

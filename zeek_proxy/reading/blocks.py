@@ -56,7 +56,7 @@ class Block:
     dropped: int = 0  # > 0: no lines, but one line of this many bytes, too long to keep
     source: Any = None  # the memory map `buffer` views, if any
     start: int = 0  # where `buffer` begins in `source`
-    file: FileRef | None = None  # the mapped file, when it has a path
+    file: FileRef | None = None  # the mapped file
 
     @property
     def data(self) -> memoryview:
@@ -186,7 +186,7 @@ def release(block: Block) -> None:
         block.source.madvise(mmap.MADV_DONTNEED, first, block.start + block.length - first)
 
 
-def _memory_map(stream: BinaryIO) -> tuple[mmap.mmap, int, FileRef | None] | None:
+def _memory_map(stream: BinaryIO) -> tuple[mmap.mmap, int, FileRef] | None:
     """A read-only map of the regular file behind `stream`, where the stream stands in
     it, and the file's reference; None for anything else (pipes, decompressors, empty
     files), and for a file changed in the last minute: a log still being written may be
@@ -199,14 +199,19 @@ def _memory_map(stream: BinaryIO) -> tuple[mmap.mmap, int, FileRef | None] | Non
         info = os.fstat(descriptor)
         if not stat.S_ISREG(info.st_mode) or info.st_size == 0 or time.time() - info.st_mtime < QUIET_SECONDS:
             return None
-        name = stream.name
-        file = FileRef(os.path.abspath(name), info.st_dev, info.st_ino) if isinstance(name, str) else None
+        file = FileRef(_path_of(stream.name), info.st_dev, info.st_ino)
         return mmap.mmap(descriptor, 0, access=mmap.ACCESS_READ), stream.tell(), file
     except (OSError, ValueError):
         return None
 
 
-def _mapped_blocks(source: mmap.mmap, position: int, file: FileRef | None, size: int,
+def _path_of(name: str | int) -> str:
+    """A path another process can open the file by: a descriptor's (`watch` opens its
+    own) through /proc where there is one; the identity check catches the rest."""
+    return os.path.abspath(name) if isinstance(name, str) else f"/proc/{os.getpid()}/fd/{name}"
+
+
+def _mapped_blocks(source: mmap.mmap, position: int, file: FileRef, size: int,
                    max_line: int) -> Iterator[Block]:
     """`read_blocks` over a memory map: the same blocks, as views."""
     first, end = position, len(source)

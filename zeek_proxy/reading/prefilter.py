@@ -206,12 +206,12 @@ def keyed_lines(lines: pa.Array, cell: KeyCell, keys: frozenset[str] | frozenset
 
 
 def keyed_lines_seen(lines: pa.Array, cell: KeyCell, keys: frozenset[str] | frozenset[int],
-                     seen: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+                     seen: bool) -> tuple[np.ndarray, np.ndarray | None]:
     """`keyed_lines`, and (with `seen`) the sorted key prefixes of every line that has a
     key, for `LineKeys`: None where some line's key cannot be told by its prefix."""
     nothing = np.zeros(0, dtype=np.int64)
     if not len(lines):
-        return nothing, nothing if seen else None
+        return nothing, np.zeros(0, dtype=np.uint64) if seen else None
     if cell.after is None:
         return (_extracted_in(lines, cell.pattern, _key_values(keys)[0]) if keys else nothing), None
     first, unclear = key_prefixes(lines, cell)
