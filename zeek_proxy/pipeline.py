@@ -390,11 +390,12 @@ class _Counted:
     progress: Progress | None
 
 
-def _lookup(uids: frozenset[str], flow_ids: frozenset[int] = frozenset(), settings: Settings | None = None) -> Prefilter:
-    """A look-up of these connections' records; with `settings`, and of the rule's lines
-    in logs other than http and ssl (a file whose first log is one of those may hold
-    others after it)."""
-    found = Lookup(uids, flow_ids)
+def _lookup(uids: frozenset[str], flow_ids: frozenset[int] = frozenset(), settings: Settings | None = None,
+            seen: bool = False) -> Prefilter:
+    """A look-up of these connections' records (telling every line's uid prefix if
+    `seen`); with `settings`, and of the rule's lines in logs other than http and ssl
+    (a file whose first log is one of those may hold others after it)."""
+    found = Lookup(uids, flow_ids, seen)
     if settings is None:
         return Prefilter(ports=(), keep=keep_nothing, lookup=found)
     return dataclasses.replace(rule_prefilter(settings), lookup=found)
@@ -415,8 +416,8 @@ def _deferred_logs(files: list[str], input_format: str, uids: frozenset[str], se
     JSON streams) are found too, and their http and ssl records read again."""
     seen = LineKeys()
     hits: list[pd.DataFrame] = []
-    http = _counted_read(files, input_format, _lookup(uids, settings=settings), _zeek_log_of("http"), settings,
-                         counted, common, hits, tunnels, uids, seen)
+    http = _counted_read(files, input_format, _lookup(uids, settings=settings, seen=True), _zeek_log_of("http"),
+                         settings, counted, common, hits, tunnels, uids, seen)
     more = frozenset(_uids(hits)) - uids
     lines, kept = seen.lines_with(more), Counter(_uids(http))
     http_again = more if lines is None or any(lines[uid] > kept[uid] for uid in more) else frozenset()

@@ -32,7 +32,7 @@ class ZeekJSONFormat(Format):
     def select(self, lines: pa.Array, force: list[int], prefilter: Prefilter) -> Selection:
         keyed = None
         if prefilter.lookup is not None:  # the records of these connections, in whatever log
-            keyed = select_keyed(lines, force, _UID, prefilter.lookup.uids, seen=prefilter.evidence)
+            keyed = select_keyed(lines, force, _UID, prefilter.lookup.uids, seen=prefilter.lookup.seen)
             if not prefilter.ports:
                 return keyed
         # The rule's lines: a look-up with the rule too (--evidence's read of http and ssl

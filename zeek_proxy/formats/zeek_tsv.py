@@ -250,7 +250,7 @@ class ZeekTSVFormat(Format):
             return Selection(parse=forced, skipped=records - len(forced))
         log = self.log.name  # by name: a worker process holds a copy of the mapping
         if prefilter.lookup is not None and log in (HTTP.name, SSL.name):  # other logs: the rule's lines
-            keyed, line_keys = self._looked_up(lines, prefilter.lookup, seen=prefilter.evidence)
+            keyed, line_keys = self._looked_up(lines, prefilter.lookup)
             chosen = keyed.tolist()
             if log == HTTP.name and prefilter.evidence:  # --evidence's one read of http.log
                 chosen += self._proxy_requests(lines)
@@ -268,11 +268,13 @@ class ZeekTSVFormat(Format):
         parse = sorted({*forced, *chosen})
         return Selection(parse=parse, filtered=records - len(parse))
 
-    def _looked_up(self, lines: pa.Array, lookup: Lookup, seen: bool) -> tuple[np.ndarray, np.ndarray | None]:
-        """Lines whose `uid` cell is one of the looked-up connections', and with `seen`
-        the uid prefixes of all lines (`keyed_lines_seen`)."""
+    def _looked_up(self, lines: pa.Array, lookup: Lookup) -> tuple[np.ndarray, np.ndarray | None]:
+        """Lines whose `uid` cell is one of the looked-up connections', and if asked the
+        uid prefixes of all lines (`keyed_lines_seen`)."""
         cell = self.key_cell()
-        return (np.zeros(0, dtype=np.int64), None) if cell is None else keyed_lines_seen(lines, cell, lookup.uids, seen)
+        if cell is None:
+            return np.zeros(0, dtype=np.int64), None
+        return keyed_lines_seen(lines, cell, lookup.uids, lookup.seen)
 
     def key_cell(self) -> KeyCell | None:
         if self.fields is None or "uid" not in self.index or len(self.separator) != 1:

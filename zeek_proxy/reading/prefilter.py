@@ -33,6 +33,7 @@ class Lookup:
 
     uids: frozenset[str] = frozenset()
     flow_ids: frozenset[int] = frozenset()
+    seen: bool = False  # also tell every line's key prefix (`LineKeys`)
 
 
 #: Lines whose key prefixes `LineKeys` holds at most (8 bytes each).
