@@ -158,8 +158,8 @@ _TIMES = st.sampled_from(["1700000000.123456", "1700000000.1234567", "170000000.
 @example(uids=[("Ca", "1700000000.123456"), ("Cb", "1700000000\t123456"), ("Cc", "170000000.123456")],
          keys={"Cb", "Cc", "123456"}, cut=False)
 def test_tsv_lookup_finds_what_extraction_finds(uids: list[tuple[str, str]], keys: set[str], cut: bool) -> None:
-    """Whatever each line's time (the first separator is looked for where the first
-    line has it, then searched for), and a last line cut short."""
+    """Whatever each line's time (where the first separator is), and a last line cut
+    short."""
     lines = [_tsv_line(uid, ts, "10.0.0.1\t80") for uid, ts in uids]
     if cut:  # a last line without its newline, its key at the very end of the block
         lines[-1] = lines[-1].split(b"\t")[0] + b"\t" + uids[-1][0].encode()
