@@ -298,17 +298,11 @@ class ZeekTSVFormat(Format):
 
     def _proxy_request_pattern(self) -> str | None:
         """One pattern for both, anchored on their columns (a referrer cell holding a
-        URL does not count). Zeek writes uri two columns after method: the cells before
-        method are then matched once for both, a third less time than two anchored
-        alternatives (13.5 ms against 19 for a 12 MB block)."""
+        URL does not count)."""
         sep = re.escape(self.separator)
         cell = rf"[^{sep}\n]*{sep}"
-        connect, absolute = rf"[Cc][Oo][Nn][Nn][Ee][Cc][Tt](?:{sep}|\r?\n?$)", "[A-Za-z][A-Za-z0-9+.-]*://"
-        method, uri = self.index.get("method"), self.index.get("uri")
-        if method is not None and uri is not None and uri > method:
-            return rf"^(?:{cell}){{{method}}}(?:{connect}|(?:{cell}){{{uri - method}}}{absolute})"
-        patterns = [rf"^(?:{cell}){{{column}}}{value}" for column, value in ((method, connect), (uri, absolute))
-                    if column is not None]
+        wanted = (("method", rf"[Cc][Oo][Nn][Nn][Ee][Cc][Tt](?:{sep}|\r?\n?$)"), ("uri", "[A-Za-z][A-Za-z0-9+.-]*://"))
+        patterns = [rf"^(?:{cell}){{{self.index[name]}}}{value}" for name, value in wanted if name in self.index]
         return "|".join(patterns) or None
 
     def _conn_candidates(self, lines: pa.Array, prefilter: Prefilter) -> list[int]:
