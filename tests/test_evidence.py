@@ -470,3 +470,15 @@ def test_without_the_prefilter_every_http_record_is_parsed(tmp_path: Path) -> No
 
 
 _EVIDENCE_SETTINGS = dataclasses.replace(build_settings(), evidence=True)
+
+
+@pytest.mark.parametrize("write", [write_tsv, write_json], ids=["tsv", "json"])
+def test_proxy_protocols_alert_with_no_proxy_port(tmp_path: Path, write) -> None:
+    """`ports = []`: only the protocol detection; the reads after the scan still find
+    every proxy request (a look-up of no uid, and the rule's lines)."""
+    folder = sensor_folder(tmp_path / "logs", write)
+    settings = dataclasses.replace(_EVIDENCE_SETTINGS, ports=())
+    fast = scan([str(folder)], settings)
+    full = scan([str(folder)], settings, prefilter=False)
+    assert sorted(fast.alerts["zeek.session_id"].dropna()) == sorted(full.alerts["zeek.session_id"].dropna()) \
+        == ["Cabs", "Cconnect", "Csocks"]

@@ -367,7 +367,7 @@ def _looked_up(paths: Sequence[str | Opened], input_format: str, hits: list[pd.D
     context: list[pd.DataFrame] = []
     again: tuple[str, ...] = ("http", "ssl")  # the logs read a second time
     if counted is not None:
-        new_hits, context, uids = _deferred_logs(files, input_format, uids, settings, tunnels, counted, common)
+        new_hits, context = _deferred_logs(files, input_format, uids, settings, tunnels, counted, common)
         again = ()
 
     def read_again(head: bytes, format_class: type[Format]) -> bool:
@@ -395,17 +395,16 @@ def _lookup(uids: frozenset[str], flow_ids: frozenset[int] = frozenset(), settin
     """A look-up of these connections' records (telling every line's uid prefix if
     `seen`); with `settings`, and of the rule's lines in logs other than http and ssl
     (a file whose first log is one of those may hold others after it)."""
-    found = Lookup(uids, flow_ids, seen)
     if settings is None:
-        return Prefilter(ports=(), keep=keep_nothing, lookup=found)
-    return dataclasses.replace(rule_prefilter(settings), lookup=found)
+        return Prefilter(ports=(), keep=keep_nothing, lookup=Lookup(uids, flow_ids, seen))
+    return dataclasses.replace(rule_prefilter(settings), lookup=Lookup(uids, flow_ids, seen, rule=True))
 
 
 def _deferred_logs(files: list[str], input_format: str, uids: frozenset[str], settings: Settings,
                    tunnels: list[pd.DataFrame], counted: _Counted, common: dict[str, Any],
-                   ) -> tuple[list[pd.DataFrame], list[pd.DataFrame], frozenset[str]]:
+                   ) -> tuple[list[pd.DataFrame], list[pd.DataFrame]]:
     """http and ssl logs, left out of the scan, read once each in the common case and
-    counted: their hits, the records of the connections of hits, and the uids of all.
+    counted: their hits, and the records of the connections of hits.
 
     http logs first, for the records of `uids` and the proxy requests (hits of their
     own); then ssl logs, for the connections of both. A proxy request's connection may
@@ -430,7 +429,7 @@ def _deferred_logs(files: list[str], input_format: str, uids: frozenset[str], se
         if wanted:
             context += read_frames(files, input_format, prefilter=_lookup(wanted), wanted=_zeek_log_of(log),
                                    errors=[], **common)
-    return hits + ssl_hits, context, uids | more | late
+    return hits + ssl_hits, context
 
 
 def _counted_read(files: list[str], input_format: str, prefilter: Prefilter,
@@ -449,12 +448,12 @@ def _counted_read(files: list[str], input_format: str, prefilter: Prefilter,
         found: list[pd.DataFrame] = []
         _judge(iter([frame]), settings, inputs, found, tunnels)
         hits += found
-        mine = frame["zeek.session_id"].isin(uids | frozenset(_uids(found))).fillna(False).to_numpy(dtype=bool)
-        kept.append(frame.loc[mine])
+        session = frame["zeek.session_id"]
+        kept.append(frame.loc[(session.isin(uids) | session.isin(_uids(found))).fillna(False).to_numpy(dtype=bool)])
     known = {stats.path for stats in counted.inputs}
     counted.inputs += [stats for stats in inputs if stats.path not in known]
-    said = {(type(error), str(error)) for error in counted.errors}
-    counted.errors += [error for error in errors if (type(error), str(error)) not in said]
+    said = set(counted.errors)
+    counted.errors += [error for error in errors if error not in said]
     return kept
 
 
@@ -503,7 +502,8 @@ def scan(
     # With --evidence, http and ssl logs are read after the scan (`_deferred_logs`) when
     # they can be read then: not from stdin, without a state to advance as they are read,
     # and through the pre-filter (without it, every record is parsed in the scan).
-    defer = settings.evidence and prefilter and state is None and not strict and "-" not in paths
+    defer = (settings.evidence and prefilter and state is None and not strict and "-" not in paths
+             and not any(isinstance(path, Opened) for path in paths))  # read again by path, not descriptor
     logs = EVIDENCE_LOGS if settings.evidence else CONNECTION_LOGS
     archives = _archives(paths, names, jobs) if state is None and not strict else []
     hits, tunnels = _scan_archives(archives, _ArchiveJob(settings, input_format, prefilter, max_record, names, logs,

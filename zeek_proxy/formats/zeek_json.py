@@ -33,7 +33,7 @@ class ZeekJSONFormat(Format):
         keyed = None
         if prefilter.lookup is not None:  # the records of these connections, in whatever log
             keyed = select_keyed(lines, force, _UID, prefilter.lookup.uids, seen=prefilter.lookup.seen)
-            if not prefilter.ports:
+            if not prefilter.lookup.rule:
                 return keyed
         # The rule's lines: a look-up with the rule too (--evidence's read of http and ssl
         # logs) finds them in a file that holds other logs after its first.

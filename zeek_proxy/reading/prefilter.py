@@ -34,6 +34,7 @@ class Lookup:
     uids: frozenset[str] = frozenset()
     flow_ids: frozenset[int] = frozenset()
     seen: bool = False  # also tell every line's key prefix (`LineKeys`)
+    rule: bool = False  # and the rule's lines, in logs other than http and ssl
 
 
 #: Lines whose key prefixes `LineKeys` holds at most (8 bytes each).
@@ -63,12 +64,12 @@ class LineKeys:
         share their first 8 bytes); None when that is not known."""
         if not self.complete:
             return None
-        counts = {}
-        for key in keys:
-            prefix = _prefix(str(key).encode())
-            counts[key] = sum(int(np.searchsorted(block, prefix, "right") - np.searchsorted(block, prefix, "left"))
-                              for block in self.blocks)
-        return counts
+        ordered = sorted(keys)
+        prefixes = np.array([_prefix(str(key).encode()) for key in ordered], dtype=np.uint64)
+        counts = np.zeros(len(ordered), dtype=np.int64)
+        for block in self.blocks:
+            counts += np.searchsorted(block, prefixes, "right") - np.searchsorted(block, prefixes, "left")
+        return dict(zip(ordered, counts.tolist()))
 
 
 @dataclass(frozen=True)
