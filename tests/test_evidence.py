@@ -398,7 +398,7 @@ def test_line_keys_count_the_lines_holding_each_key_prefix() -> None:
     from zeek_proxy.reading import prefilter
 
     seen = prefilter.LineKeys()
-    _, first = prefilter.keyed_lines_seen(_tsv_lines(["CAAAAAAA1", "CAAAAAAA2", "Cb", "Cb"]), _TSV_UID, frozenset(),
+    _, first = prefilter.keyed_lines(_tsv_lines(["CAAAAAAA1", "CAAAAAAA2", "Cb", "Cb"]), _TSV_UID, frozenset(),
                                           seen=True)
     seen.add(first)
     seen.add(np.zeros(0, dtype=np.uint64))

@@ -14,7 +14,7 @@ from zeek_proxy.reading.blocks import Block, lines_of
 from zeek_proxy.formats.eve import _FLOW_ID as EVE_FLOW_ID
 from zeek_proxy.formats.jsonlines import _destination_kept
 from zeek_proxy.formats.zeek_json import _UID as ZEEK_JSON_UID
-from zeek_proxy.reading.prefilter import KeyCell, _before_first, keyed_lines, not_starting_with
+from zeek_proxy.reading.prefilter import KeyCell, _before_first, _prefix, keyed_lines, not_starting_with
 from zeek_proxy.formats.values import address
 from zeek_proxy.formats.zeek_tsv import ZeekTSVFormat, unescape
 from zeek_proxy.config import DEFAULT_SETTINGS
@@ -142,6 +142,16 @@ def _slowly(lines: list[bytes], cell: KeyCell, keys: frozenset[str] | frozenset[
     return found
 
 
+def _assert_seen(lines: list[bytes], cell: KeyCell, seen: np.ndarray | None) -> None:
+    """The key prefixes told of a block (`LineKeys`), when told, are those of the keys
+    extraction finds, one per line that has a key."""
+    if seen is None:
+        return
+    pattern = re.compile(cell.pattern.encode())
+    keys = [m.group("key") for m in map(pattern.search, lines) if m is not None and m.group("key")]
+    assert seen.tolist() == sorted(int(_prefix(key)) for key in keys)
+
+
 def _block_lines(lines: list[bytes]) -> pa.Array:
     data = b"".join(lines)
     return lines_of(Block(bytearray(data), len(data), 0))
@@ -164,8 +174,9 @@ def test_tsv_lookup_finds_what_extraction_finds(uids: list[tuple[str, str]], key
     if cut:  # a last line without its newline, its key at the very end of the block
         lines[-1] = lines[-1].split(b"\t")[0] + b"\t" + uids[-1][0].encode()
     wanted = frozenset(k for k in keys if k) | frozenset(uid for uid, _ in uids[:1])
-    found = keyed_lines(_block_lines(lines), _TSV_UID, wanted).tolist()
-    assert found == _slowly(lines, _TSV_UID, wanted)
+    found, seen = keyed_lines(_block_lines(lines), _TSV_UID, wanted, seen=True)
+    assert found.tolist() == _slowly(lines, _TSV_UID, wanted)
+    _assert_seen(lines, _TSV_UID, seen)
 
 
 @given(uids=st.lists(st.tuples(_KEYS.filter(lambda k: '"' not in k), st.booleans(), st.booleans()),
@@ -173,8 +184,9 @@ def test_tsv_lookup_finds_what_extraction_finds(uids: list[tuple[str, str]], key
 def test_json_lookup_finds_what_extraction_finds(uids: list[tuple[str, bool, bool]], keys: set[str]) -> None:
     lines = [_json_line(uid, spaced, earlier) for uid, spaced, earlier in uids]
     wanted = frozenset(keys) | {uids[0][0], "C1"}
-    found = keyed_lines(_block_lines(lines), ZEEK_JSON_UID, wanted).tolist()
-    assert found == _slowly(lines, ZEEK_JSON_UID, wanted)
+    found, seen = keyed_lines(_block_lines(lines), ZEEK_JSON_UID, wanted, seen=True)
+    assert found.tolist() == _slowly(lines, ZEEK_JSON_UID, wanted)
+    _assert_seen(lines, ZEEK_JSON_UID, seen)
 
 
 _FLOW_IDS = st.integers(-10**3, 10**17)
@@ -192,8 +204,9 @@ def test_eve_lookup_finds_what_extraction_finds(flows: list[tuple[int, str, str,
               + f'"flow_id{colon}{flow}{after}"event_type":"flow"}}\n').encode()
              for flow, colon, after, earlier in flows]
     wanted = frozenset(keys) | {flows[0][0]}
-    found = keyed_lines(_block_lines(lines), EVE_FLOW_ID, wanted).tolist()
-    assert found == _slowly(lines, EVE_FLOW_ID, wanted)
+    found, seen = keyed_lines(_block_lines(lines), EVE_FLOW_ID, wanted, seen=True)
+    assert found.tolist() == _slowly(lines, EVE_FLOW_ID, wanted)
+    _assert_seen(lines, EVE_FLOW_ID, seen)
 
 
 @given(words=st.lists(st.binary(min_size=8, max_size=8), min_size=1, max_size=20),

@@ -13,7 +13,7 @@ import pyarrow as pa
 from zeek_proxy.core.rule import Endpoints
 from zeek_proxy.reading.linescan import matching
 from zeek_proxy.reading.prefilter import (
-    KeyCell, Prefilter, Selection, blank_lines, keyed_lines_seen, not_starting_with, records_of,
+    KeyCell, Prefilter, Selection, blank_lines, keyed_lines, not_starting_with, records_of,
 )
 
 
@@ -77,7 +77,7 @@ def select_keyed(lines: pa.Array, force: list[int], cell: KeyCell, keys: frozens
     """Stage one of a lookup: the lines whose key (in `cell`) is one of `keys`, and the
     forced ones; the rest are filtered. With `seen`, the lines' key prefixes too."""
     records, forced = records_of(lines, force, blank_lines(lines))
-    keyed, line_keys = keyed_lines_seen(lines, cell, keys, seen)
+    keyed, line_keys = keyed_lines(lines, cell, keys, seen)
     parse = sorted({*forced, *keyed.tolist()})
     return Selection(parse, records - len(parse), line_keys=line_keys)
 

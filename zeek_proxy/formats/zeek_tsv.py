@@ -20,7 +20,7 @@ from zeek_proxy.reading import linescan
 from zeek_proxy.formats.base import Format, decode
 from zeek_proxy.reading.blocks import Block
 from zeek_proxy.reading.prefilter import (
-    KeyCell, Lookup, Prefilter, Selection, blank_lines, cell_endpoints, keyed_lines_seen, lines_starting_with,
+    KeyCell, Lookup, Prefilter, Selection, blank_lines, cell_endpoints, keyed_lines, lines_starting_with,
     not_starting_with, records_of,
 )
 from zeek_proxy.formats.zeek import CONN, HTTP, SSL, ZeekLog, log_of_fields, log_of_path, not_read
@@ -270,11 +270,11 @@ class ZeekTSVFormat(Format):
 
     def _looked_up(self, lines: pa.Array, lookup: Lookup) -> tuple[np.ndarray, np.ndarray | None]:
         """Lines whose `uid` cell is one of the looked-up connections', and if asked the
-        uid prefixes of all lines (`keyed_lines_seen`)."""
+        uid prefixes of all lines (`keyed_lines`)."""
         cell = self.key_cell()
         if cell is None:
             return np.zeros(0, dtype=np.int64), None
-        return keyed_lines_seen(lines, cell, lookup.uids, lookup.seen)
+        return keyed_lines(lines, cell, lookup.uids, lookup.seen)
 
     def key_cell(self) -> KeyCell | None:
         if self.fields is None or "uid" not in self.index or len(self.separator) != 1:

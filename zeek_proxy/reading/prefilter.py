@@ -193,9 +193,12 @@ class KeyCell:
     unless: str | None = None
 
 
-def keyed_lines(lines: pa.Array, cell: KeyCell, keys: frozenset[str] | frozenset[int]) -> np.ndarray:
+def keyed_lines(lines: pa.Array, cell: KeyCell, keys: frozenset[str] | frozenset[int],
+                seen: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
     """Indices of lines whose key, the group `key` of `cell.pattern` written as text, is
-    one of `keys`, however many keys there are.
+    one of `keys`, however many keys there are; with `seen`, the sorted key prefixes of
+    every line that has a key, for `LineKeys` (None where some line's key cannot be
+    told by its prefix).
 
     Where the key's place is known (`cell.after`), only the lines whose key begins with
     the first 8 bytes of one of `keys` (one substring search and one integer lookup per
@@ -204,13 +207,6 @@ def keyed_lines(lines: pa.Array, cell: KeyCell, keys: frozenset[str] | frozenset
     2 ms faster but took 0.1-0.2 s to compile 4,000 keys, on one core, before the
     workers could start.)
     """
-    return keyed_lines_seen(lines, cell, keys, seen=False)[0]
-
-
-def keyed_lines_seen(lines: pa.Array, cell: KeyCell, keys: frozenset[str] | frozenset[int],
-                     seen: bool) -> tuple[np.ndarray, np.ndarray | None]:
-    """`keyed_lines`, and (with `seen`) the sorted key prefixes of every line that has a
-    key, for `LineKeys`: None where some line's key cannot be told by its prefix."""
     nothing = np.zeros(0, dtype=np.int64)
     if not len(lines):
         return nothing, np.zeros(0, dtype=np.uint64) if seen else None
