@@ -41,6 +41,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -205,7 +206,19 @@ def prepare_inputs(directory: Path, rows: int, formats: list[str], mix: bool = F
     if "gzip" in formats and not (directory / FILES["gzip"]).exists():
         log(f"compressing {directory / FILES['tsv']} with gzip -6")
         _gzip(directory)
+    _dated_back(directory)
     return expected
+
+
+def _dated_back(directory: Path) -> None:
+    """Date the inputs an hour back. zeek-proxy reads a file changed in the last minute
+    as a log still being written (into buffers, not mapped), so a run just after the
+    files were generated would measure that way instead of an archive's: 224 against
+    181 MB peak at 4M rows."""
+    hour_ago = time.time() - 3600
+    for path in directory.iterdir():
+        if path.is_file() and path.stat().st_mtime > hour_ago:
+            os.utime(path, (hour_ago, hour_ago))
 
 
 def tsv_fields(path: Path) -> list[str]:
@@ -709,6 +722,7 @@ def evidence_folder(directory: Path, rows: int) -> Path:
                           "CsiI\t(empty)\t(empty)\tT\n")
     for name in ("http.log", "ssl.log"):
         os.replace(folder / f"{name}.part", folder / name)
+    _dated_back(folder)
     return folder
 
 
