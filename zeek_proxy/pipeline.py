@@ -252,15 +252,18 @@ def _hits(frame: pd.DataFrame, settings: Settings) -> pd.DataFrame:
     return frame.loc[port | protocol].assign(_detection=np.where(port, core.PORT, core.PROTOCOL)[port | protocol])
 
 
-def _not_deferred(head: bytes, format_class: type[Format]) -> bool:
-    """Whether a file is read in the scan when http and ssl logs are read after it
-    (`_looked_up`)."""
-    return format_class is EveFormat or zeek_log(head) not in ("http", "ssl")
-
-
 def _zeek_log_of(*names: str) -> Callable[[bytes, type[Format]], bool]:
     """`wanted` for the Zeek logs of `names` (eve files are wanted by no name)."""
     return lambda head, format_class: format_class is not EveFormat and zeek_log(head) in names
+
+
+def _not_deferred(head: bytes, format_class: type[Format]) -> bool:
+    """Whether a file is read in the scan when http and ssl logs are read after it
+    (`_looked_up`)."""
+    return not _DEFERRED(head, format_class)
+
+
+_DEFERRED = _zeek_log_of("http", "ssl")
 
 
 def _archives(paths: Sequence[str | Opened], names: tuple[str, ...], jobs: int) -> list[str]:
@@ -338,12 +341,19 @@ def _judge(frames: Iterator[pd.DataFrame], settings: Settings, inputs: list[Inpu
     """The rule over each frame as it is read: its hits (counted to the input being read)
     and, with --evidence, its tunnel records are kept; the rest is let go."""
     for frame in frames:
-        selected = _hits(frame, settings)
-        inputs[-1].matched += len(selected)
-        if not selected.empty:
-            hits.append(selected)
-        if settings.evidence:
-            tunnels.append(core.proxy_tunnels(frame))
+        _judge_frame(frame, settings, inputs[-1], hits, tunnels)
+
+
+def _judge_frame(frame: pd.DataFrame, settings: Settings, stats: InputStats, hits: list[pd.DataFrame],
+                 tunnels: list[pd.DataFrame]) -> pd.DataFrame:
+    """`_judge` for one frame, of the input `stats` counts; its hits are returned too."""
+    selected = _hits(frame, settings)
+    stats.matched += len(selected)
+    if not selected.empty:
+        hits.append(selected)
+    if settings.evidence:
+        tunnels.append(core.proxy_tunnels(frame))
+    return selected
 
 
 def _looked_up(paths: Sequence[str | Opened], input_format: str, hits: list[pd.DataFrame], settings: Settings,
@@ -445,11 +455,9 @@ def _counted_read(files: list[str], input_format: str, prefilter: Prefilter,
     kept = []
     for frame in read_frames(files, input_format, inputs=inputs, errors=errors, prefilter=prefilter,
                              progress=counted.progress, wanted=wanted, line_keys=seen, **common):
-        found: list[pd.DataFrame] = []
-        _judge(iter([frame]), settings, inputs, found, tunnels)
-        hits += found
+        found = _judge_frame(frame, settings, inputs[-1], hits, tunnels)
         session = frame["zeek.session_id"]
-        kept.append(frame.loc[(session.isin(uids) | session.isin(_uids(found))).fillna(False).to_numpy(dtype=bool)])
+        kept.append(frame.loc[(session.isin(uids) | session.isin(_uids([found]))).to_numpy()])
     known = {stats.path for stats in counted.inputs}
     counted.inputs += [stats for stats in inputs if stats.path not in known]
     said = set(counted.errors)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 import orjson
 import pyarrow as pa
@@ -82,17 +82,15 @@ def select_keyed(lines: pa.Array, force: list[int], cell: KeyCell, keys: frozens
     return Selection(parse, records - len(parse), line_keys=line_keys)
 
 
-def either(keyed: Selection, chosen: Selection) -> Selection:
-    """The lines of both selections of a block (a look-up's, with its key prefixes, and
-    the rule's)."""
-    more = set(chosen.parse) - set(keyed.parse)
-    return dataclasses.replace(keyed, parse=sorted({*keyed.parse, *more}), filtered=keyed.filtered - len(more))
+def plus(chosen: Selection, lines: Iterable[int]) -> Selection:
+    """`chosen`, and these lines too (counted as parsed, not filtered)."""
+    more = set(lines) - set(chosen.parse)
+    return dataclasses.replace(chosen, parse=sorted({*chosen.parse, *more}), filtered=chosen.filtered - len(more))
 
 
 def also_matching(chosen: Selection, lines: pa.Array, pattern: str) -> Selection:
-    """`chosen`, and the lines matching `pattern` too (counted as parsed, not filtered)."""
-    more = set(matching(lines, pattern).tolist()) - set(chosen.parse)
-    return dataclasses.replace(chosen, parse=sorted({*chosen.parse, *more}), filtered=chosen.filtered - len(more))
+    """`chosen`, and the lines matching `pattern` too."""
+    return plus(chosen, matching(lines, pattern).tolist())
 
 
 def _destination_kept(key: str, prefixes: tuple[str, ...]) -> str:

@@ -8,7 +8,7 @@ from typing import Any
 import pyarrow as pa
 
 from zeek_proxy.formats.base import Format
-from zeek_proxy.formats.jsonlines import also_matching, either, load_object, select_json, select_keyed
+from zeek_proxy.formats.jsonlines import also_matching, load_object, plus, select_json, select_keyed
 from zeek_proxy.reading.prefilter import KeyCell, Prefilter, Selection
 from zeek_proxy.formats.zeek import log_of_fields, log_of_path, not_read
 
@@ -41,7 +41,7 @@ class ZeekJSONFormat(Format):
         patterns = [_SOCKS_RECORD] * prefilter.any_socks + [_EVIDENCE_RECORD] * prefilter.evidence
         if patterns:  # proxy evidence alerts on any port: parse it all
             chosen = also_matching(chosen, lines, "|".join(patterns))
-        return chosen if keyed is None else either(keyed, chosen)
+        return chosen if keyed is None else plus(keyed, chosen.parse)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -205,6 +205,19 @@ def _memory_map(stream: BinaryIO) -> tuple[mmap.mmap, int, FileRef] | None:
         return None
 
 
+def map_file(file: FileRef) -> mmap.mmap | None:
+    """A read-only map of `file` by its path, or None when the path no longer names
+    the file that was opened (renamed over since) or cannot be opened."""
+    try:
+        with open(file.path, "rb") as stream:
+            info = os.fstat(stream.fileno())
+            if (info.st_dev, info.st_ino) != (file.device, file.inode):
+                return None
+            return mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ)
+    except (OSError, ValueError):
+        return None
+
+
 def _path_of(name: str | int) -> str:
     """A path another process can open the file by: a descriptor's (`watch` opens its
     own) through /proc where there is one; the identity check catches the rest."""

@@ -59,14 +59,9 @@ def _match_ends(lines: pa.Array, pattern: str, first_only: bool) -> list[int] | 
     line's start), or None when RE2 has to decide instead."""
     if not len(lines):
         return None
-    found = _scan(_bytes_of(lines), (pattern,), first_only)
-    return None if found is None else found[0]
-
-
-def _bytes_of(lines: pa.Array) -> memoryview:
-    """The bytes of `lines`, from the first line's start to the last one's end."""
     offsets = line_offsets(lines)
-    return memoryview(lines.buffers()[2])[offsets[0] : offsets[-1]]
+    found = _scan(memoryview(lines.buffers()[2])[offsets[0] : offsets[-1]], (pattern,), first_only)
+    return None if found is None else found[0]
 
 
 def ends_and_signals(data: memoryview, pattern: str, signals: tuple[str, ...]) -> tuple[list[int], bool] | None:
@@ -80,14 +75,8 @@ def _scan(data: memoryview, patterns: tuple[str, ...], first_only: bool = False)
     """One Hyperscan pass: where the first pattern's matches end, and whether any other
     pattern matched; None when RE2 has to decide instead."""
     database = _compiled(patterns, first_only) if BLOCK_SCAN else None
-    found = None if database is None else _run(database, data, (patterns, first_only))
-    return None if found is None else (found[0], bool(found[1]))
-
-
-def _run(database: Any, data: memoryview, key: Any) -> tuple[list[int], list[int]] | None:
-    """Where the matches of the database's pattern 0, and of its others, end in `data`;
-    None when Hyperscan fails (not expected: the caller goes line by line). `key` names
-    the database for its scratch space."""
+    if database is None:
+        return None
     ends: list[int] = []
     others: list[int] = []
 
@@ -95,10 +84,10 @@ def _run(database: Any, data: memoryview, key: Any) -> tuple[list[int], list[int
         (ends if ident == 0 else others).append(end)
 
     try:
-        database.scan(data, match_event_handler=on_match, scratch=_scratch_for(key, database))
-    except hyperscan.error:
+        database.scan(data, match_event_handler=on_match, scratch=_scratch_for((patterns, first_only), database))
+    except hyperscan.error:  # not expected; RE2 finds the same lines
         return None
-    return ends, others
+    return ends, bool(others)
 
 
 @lru_cache(maxsize=64)

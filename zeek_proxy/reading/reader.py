@@ -246,8 +246,8 @@ class Reader:
 def _import_pandas_beside(workers: StageOne | None) -> None:
     """Import pandas, which the frames need, while forked workers read the blocks handed
     to them: the import takes as long as a large file's pre-filter (`lazy`)."""
-    if workers is not None and workers.forked and not pandas_loaded():
-        load_pandas()
+    if workers is not None and workers.forked:
+        load_pandas()  # once: then it is there
 
 
 def _lines(data: bytes) -> list[bytes]:

@@ -23,7 +23,6 @@ import dataclasses
 import itertools
 import mmap
 import multiprocessing
-import os
 import pickle
 import signal
 import sys
@@ -36,7 +35,8 @@ import numpy as np
 import pyarrow as pa
 
 from zeek_proxy.formats.base import Format
-from zeek_proxy.reading.blocks import Block, FileRef, line_offsets, lines_of, release
+from zeek_proxy.lazy import pandas_loaded
+from zeek_proxy.reading.blocks import Block, FileRef, line_offsets, lines_of, map_file, release
 from zeek_proxy.reading.prefilter import Chosen, Prefilter, Selection
 from zeek_proxy.reading.sparse import sparse_chosen
 
@@ -94,11 +94,11 @@ class StageOne:
     def __init__(self, prefilter: Prefilter, jobs: int, first: Block) -> None:
         self.prefilter = prefilter
         self.own = True
-        self.forked = (jobs > 1 and first.file is not None and first.source is not None
+        self.forked = (jobs > 1 and first.file is not None  # a mapped block
                        and len(first.source) >= PROCESS_MIN_BYTES and _can_fork())
         if self.forked:
-            try:  # sent with every block (4,000 uids: 80 KB); each process unpickles it once
-                self.sent = (next(_prefilter_ids), pickle.dumps(prefilter))
+            try:
+                self.sent = _sendable(prefilter)
             except (pickle.PicklingError, AttributeError, TypeError):  # e.g. a lambda: threads
                 self.forked = False
         if self.forked:
@@ -120,6 +120,18 @@ class StageOne:
             self.executor.shutdown(wait=True, cancel_futures=True)
 
 
+_last_sent: tuple[Prefilter, tuple[int, bytes]] | None = None
+
+
+def _sendable(prefilter: Prefilter) -> tuple[int, bytes]:
+    """The pre-filter as sent with every block (4,000 uids: 80 KB): pickled once for all
+    the files read with it, and unpickled once by each process."""
+    global _last_sent
+    if _last_sent is None or _last_sent[0] is not prefilter:
+        _last_sent = (prefilter, (next(_prefilter_ids), pickle.dumps(prefilter)))
+    return _last_sent[1]
+
+
 def _processes(jobs: int) -> ProcessPoolExecutor:
     """Forked pre-filter processes (all forked at the first submit)."""
     for stream in (sys.stdout, sys.stderr):  # or a child would write its copy again
@@ -139,7 +151,7 @@ def _prepare_worker() -> None:
     imported. A worker builds no frame, but pyarrow imports pandas (0.4 s) at its first
     array when it can; forked before the parent imported it (`lazy`), each worker would."""
     leave_signals_to_parent()
-    if "pandas" not in sys.modules:
+    if not pandas_loaded():
         sys.meta_path.insert(0, _NoPandas())
 
 
@@ -226,12 +238,7 @@ def _map_of(file: FileRef) -> mmap.mmap | None:
     if _mapped is not None and _mapped[0] == file:
         return _mapped[1]
     _mapped = None  # the last block's views are gone: the old map closes with its last reference
-    try:
-        with open(file.path, "rb") as stream:
-            info = os.fstat(stream.fileno())
-            if (info.st_dev, info.st_ino) != (file.device, file.inode):
-                return None
-            _mapped = (file, mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ))
-    except (OSError, ValueError):
-        return None
-    return _mapped[1]
+    source = map_file(file)
+    if source is not None:
+        _mapped = (file, source)
+    return source
