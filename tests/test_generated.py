@@ -10,6 +10,8 @@ import gzip
 import ipaddress
 import json
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -330,3 +332,61 @@ def test_a_file_opened_by_descriptor_is_mapped_by_the_processes_too(tmp_path: Pa
         mapped = workers._map_of(first.file)
         assert mapped is not None and mapped[:4] == b"x\nx\n"
         del first
+
+
+def _json_conn(uid: str, port: int = 8080, ts: object = 1700000000.5, path: str = "conn") -> str:
+    return json.dumps({"_path": path, "ts": ts, "uid": uid, "id.orig_h": "10.1.2.3", "id.orig_p": 40000,
+                       "id.resp_h": "8.8.8.8", "id.resp_p": port, "proto": "tcp", "conn_state": "SF"}) + "\n"
+
+
+_FORKED_CLI = """
+import sys
+from zeek_proxy.reading import blocks, workers
+workers.PROCESS_MIN_BYTES, blocks.BLOCK_SIZE = 0, 1 << 15
+from zeek_proxy.cli import main
+sys.argv = ["zeek-proxy", "scan", "--jobs", "2", "-o", sys.argv[2], sys.argv[1]]
+main()
+"""
+
+
+def test_workers_parse_the_chosen_lines_and_leave_the_rest_to_the_parent(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """Forked workers send their chosen lines parsed; a line they cannot parse to a
+    record (a log not read, a malformed record) the parent parses, and counts and warns
+    of once, exactly as without workers. The workers themselves print nothing."""
+    if not workers._can_fork():
+        pytest.skip("no fork on this platform")
+    lines = []
+    for i in range(3000):
+        lines.append(_json_conn(f"C{i:07d}"))
+        lines.append(_json_conn(f"N{i:07d}", port=443))
+        if i % 500 == 7:
+            lines.append(_json_conn(f"D{i:07d}", path="dns"))  # a log not read: skipped, warned of once
+            lines.append(_json_conn(f"M{i:07d}", ts="yesterday"))  # malformed
+    path = tmp_path / "conn.json.log"
+    path.write_text("".join(lines))
+    old = time.time() - 2 * blocks.QUIET_SECONDS
+    os.utime(path, (old, old))
+    monkeypatch.setattr(blocks, "BLOCK_SIZE", 1 << 15)
+    full = scan([str(path)], prefilter=False)
+    caplog.clear()
+    parsed = []  # per block: how many rows a worker sent parsed, of how many chosen lines
+    chosen = reader.Reader._chosen
+    monkeypatch.setattr(reader.Reader, "_chosen", lambda self, block, result: (
+        parsed.append((sum(row is not None for row in result.rows or []), len(result.parse))),
+        chosen(self, block, result))[1])
+    monkeypatch.setattr(workers, "PROCESS_MIN_BYTES", 0)
+    fast = scan([str(path)], jobs=2)
+    assert sum(done for done, _ in parsed) >= 2990 and len(parsed) > 10  # the workers parsed nearly all
+    assert fast.alerts.equals(full.alerts) and len(fast.alerts) == 3000
+    (stats,), (expected,) = fast.inputs, full.inputs
+    assert (stats.read, stats.malformed, stats.skipped) == (expected.read, 6, 6) == \
+        (expected.read, expected.malformed, expected.skipped)
+    assert (stats.evaluated, stats.filtered) == (3000, 3000) and stats.balanced
+    assert [r.getMessage() for r in caplog.records if "such records are skipped" in r.getMessage()] == \
+        [f"{path}:{lines.index(_json_conn('D0000007', path='dns')) + 1}: _path dns is not a conn or socks log; "
+         "such records are skipped"]
+    run = subprocess.run([sys.executable, "-c", _FORKED_CLI, str(path), str(tmp_path / "alerts.ndjson")],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stderr.count("such records are skipped") == 1  # by the parent; the workers print nothing

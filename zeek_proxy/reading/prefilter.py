@@ -121,7 +121,8 @@ class Chosen:
     """Stage one's answer for a block: how many lines it has, which of them to parse
     and where they lie in it, and the records not parsed. A forked worker sends the
     lines to parse too (`texts`): the parent never reads the block's pages, and each
-    page it would read, one line on each, costs a page fault."""
+    page it would read, one line on each, costs a page fault. It parses them too
+    (`rows`), while the parent is busy importing pandas or reading earlier blocks."""
 
     lines: int
     parse: np.ndarray
@@ -130,6 +131,7 @@ class Chosen:
     filtered: int
     skipped: int
     texts: list[bytes] | None = None
+    rows: list[dict[str, Any] | None] | None = None  # `texts` parsed by the worker, where it could
     line_keys: np.ndarray | None = None  # the block's `Selection.line_keys`
 
 

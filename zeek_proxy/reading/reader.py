@@ -39,6 +39,9 @@ PRELOAD_BLOCKS = 64
 _READ_ERRORS = (OSError, *GZIP_ERRORS)
 
 Progress = Callable[[int], None]
+#: A line as the reader hands it on: its number, its bytes (None: too long to hold),
+#: whether it ends in a newline, and its row when a worker has parsed it already.
+Line = tuple[int, bytes | None, bool, dict[str, Any] | None]
 
 
 class Reader:
@@ -98,8 +101,8 @@ class Reader:
             lines = self._preselected_lines(stream, prefilter, max(1, jobs), progress)
         broken: Exception | None = None
         try:
-            for lineno, line, terminated in lines:
-                yield from self._record(lineno, line, terminated)
+            for lineno, line, terminated, parsed in lines:
+                yield from self._record(lineno, line, terminated, parsed)
         except _READ_ERRORS as exc:
             broken = exc
         except MalformedRecordError:  # --strict: the records before it still count
@@ -115,15 +118,15 @@ class Reader:
             raise InputError(f"input breaks off after line {self._lines_read} ({broken})",
                              SourceLocation(self.path))
 
-    def _every_line(self, stream: BinaryIO, progress: Progress | None) -> Iterator[tuple[int, bytes, bool]]:
+    def _every_line(self, stream: BinaryIO, progress: Progress | None) -> Iterator[Line]:
         lineno = self._lines_read
         for block in read_blocks(stream, hold_partial=self.hold_partial, max_line=self.max_record):
             if block.dropped:
                 lineno += 1
-                yield lineno, None, True  # type: ignore[misc]
+                yield lineno, None, True, None
             for line in _lines(bytes(block.data)):
                 lineno += 1
-                yield lineno, line, line.endswith(b"\n")
+                yield lineno, line, line.endswith(b"\n"), None
             release(block)
             self._lines_read = lineno
             self.consumed += block.length + block.dropped
@@ -131,7 +134,7 @@ class Reader:
                 progress(block.length)
 
     def _preselected_lines(self, stream: BinaryIO, prefilter: Prefilter, jobs: int,
-                           progress: Progress | None) -> Iterator[tuple[int, bytes, bool]]:
+                           progress: Progress | None) -> Iterator[Line]:
         """Blocks pre-filtered by `jobs` workers; chosen lines come back in file order."""
         pending: deque[tuple[Block, list[str], Future[Chosen | None]]] = deque()
         workers: StageOne | None = None
@@ -147,7 +150,7 @@ class Reader:
                         self.line_keys.add(None)  # a line too long to look at
                     self._lines_read += 1
                     self.consumed += block.dropped
-                    yield self._lines_read, None, True  # type: ignore[misc]
+                    yield self._lines_read, None, True, None
                 elif self.format.needs_main_thread(block):
                     while pending:
                         yield from self._pending(pending, prefilter)
@@ -178,7 +181,7 @@ class Reader:
                 workers.shutdown()
 
     def _pending(self, pending: deque[tuple[Block, list[str], Future[Chosen | None]]],
-                 prefilter: Prefilter) -> Iterator[tuple[int, bytes, bool]]:
+                 prefilter: Prefilter) -> Iterator[Line]:
         """The oldest block's chosen lines. A worker judged the block under the header
         in force when it was handed out; if header lines read since have changed it
         (concatenated Zeek logs), or a process could not read it, it is judged here."""
@@ -188,7 +191,7 @@ class Reader:
             result = chosen(self.job(for_a_worker=False), block, prefilter)
         return self._chosen(block, result)
 
-    def _chosen(self, block: Block, result: Chosen) -> Iterator[tuple[int, bytes, bool]]:
+    def _chosen(self, block: Block, result: Chosen) -> Iterator[Line]:
         if self.line_keys is not None:
             self.line_keys.add(result.line_keys)
         self.consumed += block.length
@@ -197,25 +200,30 @@ class Reader:
         self.stats.skipped += result.skipped
         first = self._lines_read + 1
         self._lines_read += result.lines
-        if result.texts is not None:  # from a forked worker: the lines come with the answer
-            lines: Iterable[tuple[int, bytes]] = zip(result.parse.tolist(), result.texts)
+        if result.texts is not None:  # from a forked worker: the lines come with the answer, most parsed
+            parsed = result.rows if result.rows is not None else [None] * len(result.texts)
+            lines: Iterable[tuple[int, bytes, dict[str, Any] | None]] = zip(result.parse.tolist(), result.texts, parsed)
         else:
             data = block.data
-            lines = ((index, bytes(data[start:end]))
+            lines = ((index, bytes(data[start:end]), None)
                      for index, start, end in zip(result.parse.tolist(), result.starts.tolist(), result.ends.tolist()))
-        for index, line in lines:
-            yield first + index, line, line.endswith(b"\n")
+        for index, line, row in lines:
+            yield first + index, line, line.endswith(b"\n"), row
         release(block)  # the pages this process read of it too (48 MB over a 1 GB eve file)
 
-    def _record(self, lineno: int, line: bytes | None, terminated: bool) -> Iterator[pd.DataFrame]:
-        if line is None or len(line) > self.max_record:
-            self._malformed(lineno, f"record longer than the {self.max_record}-byte limit")
-            return
-        try:
-            row = self.format.parse(lineno, line, terminated)
-        except ValueError as exc:
-            self._malformed(lineno, str(exc))
-            return
+    def _record(self, lineno: int, line: bytes | None, terminated: bool,
+                row: dict[str, Any] | None = None) -> Iterator[pd.DataFrame]:
+        """Account the line and keep its row; `row` is the line already parsed by a
+        forked worker (`workers.parsed_here`), else it is parsed here."""
+        if row is None:
+            if line is None or len(line) > self.max_record:
+                self._malformed(lineno, f"record longer than the {self.max_record}-byte limit")
+                return
+            try:
+                row = self.format.parse(lineno, line, terminated)
+            except ValueError as exc:
+                self._malformed(lineno, str(exc))
+                return
         if row is None:
             return
         self.stats.read += 1
