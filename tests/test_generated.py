@@ -390,3 +390,32 @@ def test_workers_parse_the_chosen_lines_and_leave_the_rest_to_the_parent(
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr[-2000:]
     assert run.stderr.count("such records are skipped") == 1  # by the parent; the workers print nothing
+
+
+_CONN_FIELDS = ("ts uid id.orig_h id.orig_p id.resp_h id.resp_p proto service duration orig_bytes resp_bytes "
+                "conn_state local_orig local_resp missed_bytes history orig_pkts orig_ip_bytes resp_pkts "
+                "resp_ip_bytes").split()
+
+
+@pytest.mark.parametrize("first", ["#unset_field\tNULL", "#path\tsocks", "#empty_field\tNULL"])
+def test_workers_parse_under_the_header_a_file_begins_with(first: str, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Zeek TSV file whose first line is a header other than #separator: the workers
+    parse its first block's records under it, as the parent does."""
+    if not workers._can_fork():
+        pytest.skip("no fork on this platform")
+    records = ["\t".join([f"1700000000.{i:06d}", f"C{i:08d}", "10.1.2.3", "40000", "8.8.8.8", "8080", "tcp",
+                          "NULL", "1.5", "10", "20", "SF", "T", "F", "0", "ShADad", "3", "100", "4", "200"])
+               for i in range(4000)]
+    path = tmp_path / "conn.log"
+    path.write_text("\n".join([first, "#fields\t" + "\t".join(_CONN_FIELDS), *records]) + "\n")
+    old = time.time() - 2 * blocks.QUIET_SECONDS
+    os.utime(path, (old, old))
+    monkeypatch.setattr(blocks, "BLOCK_SIZE", 1 << 15)
+    full = scan([str(path)], prefilter=False)
+    monkeypatch.setattr(workers, "PROCESS_MIN_BYTES", 0)
+    fast = scan([str(path)], jobs=2)
+    assert len(full.alerts) == 4000
+    assert fast.alerts.equals(full.alerts)
+    monkeypatch.setattr(workers, "PARSED_MAX", 0)  # blocks of many chosen lines: the parent parses them
+    assert scan([str(path)], jobs=2).alerts.equals(full.alerts)

@@ -201,8 +201,8 @@ class Reader:
         first = self._lines_read + 1
         self._lines_read += result.lines
         if result.texts is not None:  # from a forked worker: the lines come with the answer, most parsed
-            parsed = result.rows if result.rows is not None else [None] * len(result.texts)
-            lines: Iterable[tuple[int, bytes, dict[str, Any] | None]] = zip(result.parse.tolist(), result.texts, parsed)
+            lines: Iterable[tuple[int, bytes, dict[str, Any] | None]] = zip(
+                result.parse.tolist(), result.texts, result.rows, strict=True)  # type: ignore[arg-type]
         else:
             data = block.data
             lines = ((index, bytes(data[start:end]), None)

@@ -44,6 +44,9 @@ from zeek_proxy.reading.sparse import sparse_chosen
 #: Mapped files at least this large are pre-filtered by processes: forking costs a few
 #: milliseconds, a block's work ten or more.
 PROCESS_MIN_BYTES = 64 << 20
+#: A forked worker parses the lines it chooses of a block when they are at most this
+#: many (`parsed_here`); a block of proxy-port hits has a few hundred.
+PARSED_MAX = 2000
 
 
 @dataclass
@@ -229,30 +232,33 @@ def _stage_one_forked(job: StageJob, file: FileRef, start: int, length: int, off
         result = chosen(job, block, prefilter)
         data = block.data
         texts = [bytes(data[s:e]) for s, e in zip(result.starts.tolist(), result.ends.tolist())]
-        rows = parsed_here(job, result.parse.tolist(), texts, offset == 0 and job.at_file_start)
+        rows = parsed_here(job.format, texts, job.max_record)
         return dataclasses.replace(result, texts=texts, rows=rows)
     finally:
         release(block)
 
 
-def parsed_here(job: StageJob, indices: list[int], texts: list[bytes],
-                at_file_start: bool) -> list[dict[str, Any] | None]:
-    """The chosen lines' rows, parsed by the worker on its copy of the format, so that
-    the parent only accounts them (parsing took it 50-70 us a line). A row is given only
-    where the parent's parse would give the same: a whole line within the size limit
-    that parses to a record. Anything else (a header or comment line, a record skipped
-    or malformed, the file's first line, which checks the format) is None: the parent
-    parses it and counts, warns or raises as ever. (A header line parsed here changes
-    this copy as it will the parent's format, for the lines after it.)"""
+def parsed_here(format: Format, texts: list[bytes], max_record: int) -> list[dict[str, Any] | None]:
+    """The chosen lines' rows, parsed by a forked worker on its own (unpickled) copy of
+    the format, so that the parent only accounts them: parsing took it 50-70 us a line.
+    Header lines change the copy as they will the parent's format, in the same order.
+    A row is given only for a whole line within the size limit that parses to a record;
+    for anything else (a header, a record skipped or malformed, any error) the parent
+    parses the line itself and counts, warns or raises as ever. Not for threads: their
+    copy shares the parent's counts and header. Past PARSED_MAX lines (every line of a
+    block chosen) nothing is parsed here: rows weigh about a kilobyte each, and up to
+    `reader.PRELOAD_BLOCKS` answers wait in the parent while it imports pandas."""
+    if len(texts) > PARSED_MAX:
+        return [None] * len(texts)
     rows: list[dict[str, Any] | None] = []
-    for index, text in zip(indices, texts):
+    for text in texts:
         row = None
-        if text.endswith(b"\n") and len(text) <= job.max_record and not (index == 0 and at_file_start):
+        if text.endswith(b"\n") and len(text) <= max_record:
             try:
-                row = job.format.parse(0, text, True)
-            except ValueError:  # malformed: the parent counts it, or raises under --strict
-                row = None
-        rows.append(row if isinstance(row, dict) else None)
+                row = format.parse(0, text, True)
+            except Exception:  # malformed, or worse: the parent's own parse decides
+                pass
+        rows.append(row)
     return rows
 
 
